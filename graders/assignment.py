@@ -1,0 +1,87 @@
+"""An assignment as the engine sees it: its problems, their checks and points, and its key.
+
+An assignment module (graders/assignments/<module>.py) provides
+    build_key(params) -> dict                    the answers, computed by reference/
+    problems(key, config) -> list[Problem]       the checks, built from the key
+    PROBLEM_TITLES: dict[str, str]               every problem, including manual-only ones
+and grader.toml gives each check and manual part its points. `load_assignment` joins the
+two and refuses a grader.toml whose check names do not match the module's.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+from graders.checks.base import Check, Probe
+from graders.config import AssignmentConfig, Config, ConfigError
+from graders.keys import Key, load_key
+
+
+@dataclass
+class Problem:
+    id: str
+    title: str
+    checks: list[Check] = field(default_factory=list)
+    manual: dict[str, str] = field(default_factory=dict)  # part id -> what the instructor grades
+
+
+@dataclass
+class Assignment:
+    config: AssignmentConfig
+    key: Key
+    problems: list[Problem]
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    def probes(self) -> list[Probe]:
+        unique: dict[str, Probe] = {}
+        for problem in self.problems:
+            for check in problem.checks:
+                for probe in check.probes:
+                    unique.setdefault(probe.id, probe)
+        return list(unique.values())
+
+    def points(self, problem_id: str, part: str) -> float:
+        problem = self.config.problems[problem_id]
+        return problem.checks.get(part, problem.manual.get(part, 0.0))
+
+
+def load_module(config: AssignmentConfig):
+    try:
+        return importlib.import_module(f"graders.assignments.{config.module}")
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"[assignments.{config.id}.module] = {config.module!r}: no module "
+                          f"graders/assignments/{config.module}.py; fix the name.") from exc
+
+
+def load_assignment(config: Config, name: str, rebuild_key: bool = False) -> Assignment:
+    settings = config.assignment(name)
+    module = load_module(settings)
+    key = load_key(settings.id, module, settings.key_params, rebuild=rebuild_key)
+    problems = module.problems(key.data, settings)
+    _match_config(settings, problems, config)
+    return Assignment(settings, key, problems)
+
+
+def _match_config(settings: AssignmentConfig, problems: list[Problem], config: Config) -> None:
+    where = f"{config.path}: [assignments.{settings.id}.problems"
+    built = {p.id: p for p in problems}
+    for pid in settings.problems:
+        if pid not in built:
+            raise ConfigError(f'{where}."{pid}"] is not a problem of this assignment; known: '
+                              f"{', '.join(built)}. Fix the number or remove the section.")
+    for problem in problems:
+        if problem.id not in settings.problems:
+            raise ConfigError(f'{where}."{problem.id}"] is missing; add it with the points of '
+                              f"its checks ({', '.join(c.id for c in problem.checks)}).")
+        cfg = settings.problems[problem.id]
+        for part, declared, names in (("checks", cfg.checks, [c.id for c in problem.checks]),
+                                      ("manual", cfg.manual, list(problem.manual))):
+            if set(declared) != set(names):
+                raise ConfigError(f'{where}."{problem.id}".{part}] lists '
+                                  f"{', '.join(sorted(declared)) or 'nothing'}, but the "
+                                  f"problem has {', '.join(sorted(names)) or 'none'}; give "
+                                  "each of those its points.")

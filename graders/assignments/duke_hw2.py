@@ -1,0 +1,107 @@
+"""duke-hw2, ECE590 Homework #2 (Fall 2019): problems 2.1-2.5, distributed SGD.
+
+What the grader reads from a submission (student_template/duke-hw2/hw2.ipynb names them):
+
+  2.1  W_next        sympy Matrix (3, 1): W^{k+1} in lambda, w1..w3 (W^k), x11..x33, y1..y3
+       W_star_expr   sympy Matrix (3, 1): W* in x11..x33, y1..y3
+       W_star        array (3,) (or (3, 1)): W* at the handout's data
+  2.2  logL_sgd      array (51, 3): log L_i(W^k), k = 0..50, lambda = 0.1, W^0 = 0
+  2.3  terngrad(g, s) -> array like g: one TernGrad draw;  logL_terngrad  array (51, 3)
+  2.4  logL_clip     dict {T: array (51, 3)} for T in 1, 2, 5, 10
+  2.5  logL_clip_terngrad  array (51, 3), clipping at T = 5 with s_t = T
+
+Conventions (NOTES.md) are variants of the key named by reference.distributed.Convention.slug
+(sum_x2, mean_x2, sum_x1, mean_x1); grader.toml's [conventions] aggregation lists the accepted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graders.assignment import Problem
+from graders.checks.base import Probe
+from graders.checks.numeric import ArrayCheck, EnvelopeCheck, TrajectoryCheck
+from graders.checks.statistical import TernaryQuantizerCheck
+from graders.checks.symbolic import SymbolicCheck
+from graders.config import AssignmentConfig
+from graders.wire import encode_array
+from reference import distributed
+
+WORKERS = ("L_1", "L_2", "L_3")
+
+
+def build_key(params: dict) -> dict:
+    return {"distributed": distributed.build_key(params)}
+
+
+def quantizer_cases(seed: int, clip_T: float | None) -> list[tuple[np.ndarray, float]]:
+    """Hidden inputs (g, s) for the student's terngrad: random gradients, one with a zero
+    element, one with an element at the bound; s = max|g| (2.3) or s = T after clipping (2.5)."""
+    rng = np.random.default_rng(seed)
+    raw = [rng.normal(0, 3, 3), np.array([0.0, -1.5, 0.6]), rng.normal(0, 8, 3),
+           rng.normal(0, 1, 5)]
+    if clip_T is None:
+        return [(g, float(np.max(np.abs(g)))) for g in raw]
+    return [(distributed.clip(g, clip_T), float(clip_T)) for g in raw]
+
+
+def problems(key: dict, cfg: AssignmentConfig) -> list[Problem]:
+    k = key["distributed"]
+    tol = cfg.tolerances
+    accepted = cfg.conventions["aggregation"]
+    per_convention = lambda field: {c: v[field] for c, v in k["conventions"].items()}  # noqa: E731
+    trajectory = dict(accepted=accepted, rtol=tol["trajectory_rtol"],
+                      atol=tol["trajectory_atol"], floor=tol["log_floor"], ylabel="log L_i",
+                      labels=WORKERS)
+    envelope = dict(accepted=accepted, margin=tol["envelope_margin"],
+                    atol=tol["trajectory_atol"], floor=tol["log_floor"], ylabel="log L_i",
+                    labels=WORKERS)
+    value = lambda name: Probe(name, "value", name)  # noqa: E731
+    draws, seed = int(tol["terngrad_draws"]), int(k["params"]["seed"])
+
+    def quantizer_check(check_id: str, title: str, clip_T: float | None) -> TernaryQuantizerCheck:
+        cases = quantizer_cases(seed + (0 if clip_T is None else 1), clip_T)
+        label = "s=max|g|" if clip_T is None else f"s=T={clip_T:g}"
+        probes = [Probe(f"terngrad({label}) case {i + 1}", "call", "terngrad",
+                        (encode_array(g), s), repeat=draws, seed=seed + i)
+                  for i, (g, s) in enumerate(cases)]
+        return TernaryQuantizerCheck(check_id, title, probes, cases,
+                                     false_failure=tol["statistical_false_failure"])
+
+    T5 = str(int(k["params"]["clip_terngrad_T"]))
+    return [
+        Problem("2.1", "Parameter-server update and optimum", [
+            SymbolicCheck("update", "W^{k+1} in lambda, W^k, x_i, y_i", value("W_next"),
+                          per_convention("update"), accepted),
+            SymbolicCheck("optimum_symbolic", "W* in closed form", value("W_star_expr"),
+                          {"normal equations": k["W_star_symbolic"]}, ["normal equations"]),
+            ArrayCheck("optimum", "W* at the given data", value("W_star"),
+                       {"least squares": k["W_star"]}, ["least squares"],
+                       rtol=tol["rtol"], atol=tol["atol"], flat_ok=True),
+        ]),
+        Problem("2.2", "Distributed SGD, 50 steps, lambda = 0.1", [
+            TrajectoryCheck("history", "log L_i over 50 steps", value("logL_sgd"),
+                            per_convention("sgd_logL"), **trajectory),
+        ]),
+        Problem("2.3", "TernGrad, s_t = max |g|", [
+            quantizer_check("terngrad", "terngrad(g, s): ternary and unbiased", None),
+            EnvelopeCheck("history", "log L_i with TernGrad", value("logL_terngrad"),
+                          per_convention("terngrad_logL"), per_convention("sgd_logL"),
+                          deterministic_name="uncompressed (2.2)", **envelope),
+        ], manual={"trend": "Point out the effect of TernGrad on the trend of convergence."}),
+        Problem("2.4", "Gradient clipping, T = 1, 2, 5, 10", [
+            TrajectoryCheck(f"T={T}", f"log L_i with clipping at T = {T}",
+                            value("logL_clip"), {c: v["clip_logL"][T]
+                                                 for c, v in k["conventions"].items()},
+                            select=float(T), **trajectory)
+            for T in k["conventions"][accepted[0]]["clip_logL"]
+        ], manual={"compare": "Compare with 2.2: the effect of clipping on convergence."}),
+        Problem("2.5", f"Clipping with TernGrad, T = {T5}", [
+            quantizer_check("terngrad", f"terngrad(clip(g, {T5}), {T5}): ternary and unbiased",
+                            float(T5)),
+            EnvelopeCheck("history", f"log L_i with clipping at T = {T5} and TernGrad",
+                          value("logL_clip_terngrad"), per_convention("clip_terngrad_logL"),
+                          {c: v["clip_logL"][T5] for c, v in k["conventions"].items()},
+                          deterministic_name=f"clipping-only (2.4, T = {T5})", **envelope),
+        ], manual={"trend": "Point out the effect of TernGrad with clipping on convergence."}),
+    ]

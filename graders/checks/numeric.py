@@ -1,0 +1,175 @@
+"""Numeric checks: values and arrays, trajectories, and envelopes of stochastic runs.
+
+All three check the shape first and treat NaN and +inf as wrong answers, never as crashes.
+Tolerances follow numpy's isclose: |a - k| <= atol + rtol |k|.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graders.checks.base import (Check, Outcome, Plot, Probe, ProbeResult, as_float_array,
+                                 best_variant, show, type_name)
+
+
+def _shape_text(shape) -> str:
+    return "a scalar" if shape == () else "shape (" + ", ".join(map(str, shape)) + ")"
+
+
+def coerce(value, shape: tuple, flat_ok: bool) -> tuple[np.ndarray | None, str]:
+    """The answer as an array of `shape`, or None and the reason. With `flat_ok`, any array of
+    the same number of elements (e.g. (3,) for (3, 1)) is accepted and reshaped."""
+    arr = as_float_array(value)
+    if arr is None:
+        return None, f"expected numbers with {_shape_text(shape)}, got {type_name(value)}"
+    if arr.shape != shape:
+        if flat_ok and arr.size == int(np.prod(shape)):
+            arr = arr.reshape(shape)
+        else:
+            return None, f"expected {_shape_text(shape)}, got {_shape_text(arr.shape)}"
+    if np.isnan(arr).any():
+        return None, "the answer contains NaN"
+    return arr, ""
+
+
+def pick(value, wanted: float) -> tuple[object, str]:
+    """value[wanted] from a dict whose keys may be ints, floats or strings ("5", 5, 5.0)."""
+    if not isinstance(value, dict):
+        return None, f"expected a dict keyed by {wanted:g}, got {type_name(value)}"
+    for key, item in value.items():
+        try:
+            if float(key) == wanted:
+                return item, ""
+        except (TypeError, ValueError):
+            continue
+    return None, f"no entry for {wanted:g} (keys: {', '.join(map(str, list(value)[:8]))})"
+
+
+class ArrayCheck(Check):
+    """A number or array against the key's variants, element-wise within rtol/atol."""
+
+    kind = "numeric"
+
+    def __init__(self, id, title, probe: Probe, variants: dict, accepted: list[str],
+                 rtol: float, atol: float, flat_ok: bool = False):
+        super().__init__(id, title, [probe])
+        self.variants = {k: np.asarray(v, dtype=float) for k, v in variants.items()}
+        self.accepted, self.rtol, self.atol, self.flat_ok = accepted, rtol, atol, flat_ok
+
+    def evaluate(self, results: dict[str, ProbeResult]) -> Outcome:
+        value = results[self.probes[0].id].value
+        tolerance = f"rtol {self.rtol:g}, atol {self.atol:g}"
+
+        def score(key: np.ndarray) -> Outcome:
+            arr, why = coerce(value, key.shape, self.flat_ok)
+            if arr is None:
+                return Outcome(0.0, why, show(value), show(key), tolerance)
+            if not np.isfinite(arr).all():
+                return Outcome(0.0, "the answer contains inf", show(arr), show(key), tolerance)
+            close = np.isclose(arr, key, rtol=self.rtol, atol=self.atol)
+            if close.all():
+                return Outcome(1.0, "correct", show(arr), show(key), tolerance)
+            where = tuple(int(i) for i in np.argwhere(~close)[0]) if arr.ndim else ()
+            return Outcome(0.0, f"{int((~close).sum())} of {close.size} values differ; first at "
+                           f"index {where}: {arr[where]:.6g} vs key {key[where]:.6g}",
+                           show(arr), show(key), tolerance)
+
+        return best_variant(self.variants, self.accepted, score)
+
+
+class TrajectoryCheck(Check):
+    """A history (steps + 1, series) against the key's, step by step; credit is the share of
+    steps whose every series matches. Values are compared as given (log L is already in log
+    space); values below `floor` on either side count as `floor` (an exact optimum gives
+    log L = -inf, and below about -50 only rounding is left)."""
+
+    kind = "trajectory"
+
+    def __init__(self, id, title, probe: Probe, variants: dict, accepted: list[str],
+                 rtol: float, atol: float, floor: float, ylabel: str, labels: tuple[str, ...],
+                 select: float | None = None):
+        super().__init__(id, title, [probe])
+        self.select = select
+        self.variants = {k: np.asarray(v, dtype=float) for k, v in variants.items()}
+        self.accepted, self.rtol, self.atol, self.floor = accepted, rtol, atol, floor
+        self.ylabel, self.labels = ylabel, labels
+
+    def evaluate(self, results: dict[str, ProbeResult]) -> Outcome:
+        value = results[self.probes[0].id].value
+        if self.select is not None:
+            value, missing = pick(value, self.select)
+            if missing:
+                return Outcome(0.0, missing, show(results[self.probes[0].id].value))
+        tolerance = f"per step: rtol {self.rtol:g}, atol {self.atol:g}; floor {self.floor:g}"
+
+        def score(key: np.ndarray) -> Outcome:
+            arr, why = coerce(value, key.shape, flat_ok=False)
+            k = np.maximum(key, self.floor)
+            if arr is None:
+                plot = Plot(self.title, self.ylabel, None, k, labels=self.labels)
+                return Outcome(0.0, why, show(value), show(key), tolerance, plots=[plot])
+            a = np.maximum(arr, self.floor)
+            plot = Plot(self.title, self.ylabel, a, k, labels=self.labels)
+            step_ok = np.isclose(a, k, rtol=self.rtol, atol=self.atol).all(axis=1)
+            step_ok &= ~np.isposinf(arr).any(axis=1)
+            share = float(step_ok.mean())
+            if share == 1.0:
+                message = f"all {len(step_ok)} steps match"
+            else:
+                first = int(np.argmin(step_ok))
+                message = (f"{int(step_ok.sum())} of {len(step_ok)} steps match; first "
+                           f"mismatch at step {first}: {show(arr[first])} vs key {show(key[first])}")
+            return Outcome(share, message, show(arr), show(key), tolerance, plots=[plot])
+
+        return best_variant(self.variants, self.accepted, score)
+
+
+class EnvelopeCheck(Check):
+    """One run of a stochastic process (steps + 1, series) against the envelope of many seeded
+    reference runs: a step passes when every series lies within [min - m, max + m], with the
+    margin m = `margin` * (max - min) + atol. Credit is the share of passing steps. A run that
+    reproduces the deterministic (uncompressed) history is not a run of the stochastic
+    process and earns nothing."""
+
+    kind = "envelope"
+
+    def __init__(self, id, title, probe: Probe, variants: dict, deterministic: dict,
+                 accepted: list[str], margin: float, atol: float, floor: float, ylabel: str,
+                 labels: tuple[str, ...], deterministic_name: str):
+        super().__init__(id, title, [probe])
+        self.variants = variants
+        self.deterministic = deterministic
+        self.accepted, self.margin, self.atol, self.floor = accepted, margin, atol, floor
+        self.ylabel, self.labels, self.deterministic_name = ylabel, labels, deterministic_name
+
+    def evaluate(self, results: dict[str, ProbeResult]) -> Outcome:
+        value = results[self.probes[0].id].value
+        tolerance = (f"inside [min - m, max + m] of the reference runs, "
+                     f"m = {self.margin:g} x (max - min) + {self.atol:g}")
+
+        def score(name: str) -> Outcome:
+            env = self.variants[name]
+            lo = np.maximum(np.asarray(env["min"], float), self.floor)
+            hi = np.maximum(np.asarray(env["max"], float), self.floor)
+            m = self.margin * (hi - lo) + self.atol
+            lo, hi = lo - m, hi + m
+            median = np.maximum(np.asarray(env["median"], float), self.floor)
+            arr, why = coerce(value, median.shape, flat_ok=False)
+            a = None if arr is None else np.maximum(arr, self.floor)
+            plot = Plot(self.title, self.ylabel, a, median, band=(lo, hi), labels=self.labels)
+            key_text = f"median of {int(env['runs'])} runs: {show(median)}"
+            if arr is None:
+                return Outcome(0.0, why, show(value), key_text, tolerance, plots=[plot])
+            exact = np.maximum(np.asarray(self.deterministic[name], float), self.floor)
+            if np.isclose(a, exact, rtol=1e-6, atol=1e-6).all(axis=1).mean() >= 0.9:
+                return Outcome(0.0, f"this is the deterministic {self.deterministic_name} "
+                               "history, not a run of the stochastic method", show(arr),
+                               key_text, tolerance, plots=[plot])
+            inside = ((a >= lo) & (a <= hi) & ~np.isposinf(arr)).all(axis=1)
+            share = float(inside.mean())
+            message = (f"all {len(inside)} steps inside the envelope" if share == 1.0 else
+                       f"{int(inside.sum())} of {len(inside)} steps inside the envelope; first "
+                       f"outside at step {int(np.argmin(inside))}")
+            return Outcome(share, message, show(arr), key_text, tolerance, plots=[plot])
+
+        return best_variant({n: n for n in self.variants}, self.accepted, score)

@@ -1,0 +1,118 @@
+"""Symbolic check: a formula equivalent to the key's, whatever algebraic form it takes.
+
+The answer arrives as a sympy object rebuilt by graders.symbolic's whitelist (or as text,
+parsed by it). Equivalence is decided in two steps:
+  1. evaluation at random points with exact rationals: any difference is a proof of
+     inequivalence, and the report shows the point;
+  2. sympy.cancel(answer - key) == 0: a proof of equivalence for rational functions, which is
+     what these problems' formulas are. Where cancel cannot decide (other functions), agreement
+     at every random point is accepted and the report says so.
+"""
+
+from __future__ import annotations
+
+import random
+
+import sympy as sp
+
+from graders import symbolic
+from graders.checks.base import Check, Outcome, Probe, ProbeResult, best_variant
+
+POINTS = 12
+
+
+def as_sympy(value):
+    """A decoded answer as a sympy Matrix or expression, or a reason it is not one."""
+    if isinstance(value, str):
+        try:
+            value = symbolic.parse(value)
+        except symbolic.NotAnExpression as exc:
+            return None, f"could not read the formula: {exc}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = sp.nsimplify(value)
+    if isinstance(value, list):
+        try:
+            value = sp.Matrix(value)
+        except (TypeError, ValueError):
+            return None, "expected a sympy expression or Matrix, got a list of other things"
+    if isinstance(value, (sp.Basic, sp.MatrixBase)):
+        return value, ""
+    return None, f"expected a sympy expression or Matrix, got {type(value).__name__}"
+
+
+def compare(answer, key, seed: int = 0) -> tuple[bool, str]:
+    """(equivalent, how) for two expressions or matrices of expressions."""
+    if isinstance(key, sp.MatrixBase):
+        if not isinstance(answer, sp.MatrixBase):
+            answer = sp.Matrix([answer])
+        if answer.shape != key.shape:
+            if answer.shape[::-1] == key.shape and 1 in key.shape:
+                answer = answer.T
+            else:
+                return False, f"expected a {key.shape[0]}x{key.shape[1]} matrix, got " \
+                              f"{answer.shape[0]}x{answer.shape[1]}"
+        pairs = list(zip(answer, key))
+    else:
+        if isinstance(answer, sp.MatrixBase):
+            if answer.shape != (1, 1):
+                return False, "expected a single expression, got a matrix"
+            answer = answer[0, 0]
+        pairs = [(answer, key)]
+    key_symbols = set().union(*(k.free_symbols for _, k in pairs))
+    extra = set().union(*(a.free_symbols for a, _ in pairs)) - key_symbols
+    if extra:
+        names = ", ".join(sorted(map(str, extra)))
+        return False, f"uses symbols the key does not: {names} (expected only " \
+                      f"{', '.join(sorted(map(str, key_symbols)))})"
+    rng = random.Random(seed)
+    symbols = sorted(key_symbols, key=str)
+    for _ in range(POINTS):
+        point = {s: sp.Rational(rng.randint(-50, 50), rng.randint(1, 9)) for s in symbols}
+        for index, (a, k) in enumerate(pairs):
+            try:
+                av, kv = a.xreplace(point), k.xreplace(point)
+            except (TypeError, ValueError):  # pragma: no cover - sympy internals
+                continue
+            if kv.has(sp.zoo, sp.nan) or av.has(sp.zoo, sp.nan):
+                continue  # a pole of either side: try another point
+            if not _same_number(av, kv):
+                at = ", ".join(f"{s}={v}" for s, v in list(point.items())[:6])
+                where = f" (entry {index + 1})" if len(pairs) > 1 else ""
+                return False, f"differs from the key{where} at {at}: {av} vs {kv}"
+    if all(sp.cancel(sp.together(a - k)) == 0 for a, k in pairs):
+        return True, "equivalent (proved by cancellation)"
+    return True, f"equal to the key at {POINTS} random points"
+
+
+def _same_number(a, b) -> bool:
+    """Exact equality, or within 1e-9 relative where the answer carries floats (0.5 for 1/2)."""
+    difference = a - b
+    if difference == 0:
+        return True
+    if not difference.has(sp.Float):
+        return False
+    try:
+        return abs(complex(difference)) <= 1e-9 * (1 + abs(complex(b)))
+    except TypeError:
+        return False
+
+
+class SymbolicCheck(Check):
+    kind = "symbolic"
+
+    def __init__(self, id, title, probe: Probe, variants: dict, accepted: list[str]):
+        super().__init__(id, title, [probe])
+        self.variants, self.accepted = variants, accepted
+
+    def evaluate(self, results: dict[str, ProbeResult]) -> Outcome:
+        answer, why = as_sympy(results[self.probes[0].id].value)
+
+        def score(key) -> Outcome:
+            shown = str(key)[:300]
+            if answer is None:
+                return Outcome(0.0, why, str(results[self.probes[0].id].value)[:300], shown)
+            same, how = compare(answer, key)
+            return Outcome(1.0 if same else 0.0, how, str(answer)[:300], shown,
+                           "exact (symbolic)")
+
+        return best_variant(self.variants, self.accepted, score)

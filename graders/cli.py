@@ -1,0 +1,219 @@
+"""The `grader` command line (click). Heavy imports wait until a command needs them."""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import click
+
+from graders import ROOT
+
+#: What the sandbox provides in this version; shown on every report.
+ISOLATION = ("not isolated: separate worker process with rlimits and wall clocks, "
+             "but no namespace or uid isolation")
+
+
+def _config(ctx: click.Context):
+    from graders.config import ConfigError, load
+    try:
+        return load(ctx.obj["config"])
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(2)
+
+
+def _assignment(ctx, name: str | None, hint: str | None = None):
+    from graders.assignment import load_assignment
+    from graders.config import ConfigError
+    config = _config(ctx)
+    chosen = name or hint or (next(iter(config.assignments)) if len(config.assignments) == 1
+                              else None)
+    if chosen is None:
+        _fail("cannot tell which assignment this is; name it with -a "
+              f"({', '.join(config.assignments)}).")
+    try:
+        return config, load_assignment(config, chosen)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+              default=lambda: Path("grader.toml") if Path("grader.toml").exists()
+              else ROOT / "grader.toml", show_default="./grader.toml, else the repository's",
+              help="The course configuration: assignments, points, tolerances, limits.")
+@click.pass_context
+def main(ctx: click.Context, config: Path) -> None:
+    """Grade notebooks of the efficient deep-learning course against computed answer keys.
+
+    Students: `grader check my.ipynb` runs your notebook in a sandbox and shows what passes.
+    Instructors: `grader grade submissions/ -o out/` grades a whole class into HTML reports
+    and a gradebook. `grader list` shows the assignments; `grader key` shows an answer key.
+    """
+    ctx.obj = {"config": config}
+
+
+@main.command("list")
+@click.pass_context
+def list_cmd(ctx: click.Context) -> None:
+    """List the assignments and their problems with points."""
+    config = _config(ctx)
+    for name, a in config.assignments.items():
+        extra = f" + {a.extra_credit:g} extra credit" if a.extra_credit else ""
+        click.secho(f"{name}: {a.title} — {a.points:g} points{extra}", bold=True)
+        for pid, p in a.problems.items():
+            parts = ", ".join(f"{k} {v:g}" for k, v in p.checks.items())
+            manual = ", ".join(f"{k} {v:g}" for k, v in p.manual.items())
+            line = f"  {pid:>5}  {p.points:>4g} pts   auto: {parts}"
+            click.echo(line + (f"   manual: {manual}" if manual else ""))
+
+
+@main.command()
+@click.argument("assignment")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/out/keys"), show_default=True,
+              help="Folder for the HTML answer key.")
+@click.option("--rebuild", is_flag=True, help="Recompute the key even if it is cached.")
+@click.pass_context
+def key(ctx: click.Context, assignment: str, output: Path, rebuild: bool) -> None:
+    """Print ASSIGNMENT's answer key and write it as HTML (instructors only: it is the key)."""
+    from graders.assignment import load_assignment
+    from graders.config import ConfigError
+    from graders.keyview import key_text, write_key_html
+    config = _config(ctx)
+    try:
+        loaded = load_assignment(config, assignment, rebuild_key=rebuild)
+    except ConfigError as exc:
+        _fail(str(exc))
+    click.echo(key_text(loaded))
+    path = write_key_html(loaded, output / f"{assignment}-key.html")
+    click.secho(f"HTML answer key: {path}", fg="green")
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-a", "--assignment", help="Assignment id (default: from the notebook).")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Folder for the report [default: reports/out/check/NAME].")
+@click.pass_context
+def check(ctx: click.Context, file: Path, assignment: str | None, output: Path | None) -> None:
+    """Self-check one submission (.ipynb, .py or answers.toml) before you hand it in.
+
+    Runs your code in a sandboxed worker, prints a table of what passes, and writes an HTML
+    report. Exit code 0 when it could be graded, 2 when the file could not be read.
+    """
+    from graders.submission import SubmissionError, load
+    try:
+        submission = load(file)
+    except SubmissionError as exc:
+        _fail(str(exc))
+    config, loaded = _assignment(ctx, assignment, submission.assignment_hint)
+    results = _grade_all([file], config, loaded, audience="student", workers=1)
+    result = results[0]
+    _print_table(result)
+    folder = output or Path("reports/out/check") / result.student
+    from graders.report import write_result
+    report = write_result(result, folder)
+    click.secho(f"report: {report}", fg="green")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="Folder for reports, results and gradebook.csv.")
+@click.option("-a", "--assignment", help="Assignment id (default: from the notebooks).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
+              help="Submissions graded in parallel [default: grader.toml's workers].")
+@click.pass_context
+def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment: str | None,
+          jobs: int | None) -> None:
+    """Grade every submission in PATHS (files, or folders searched for .ipynb, .py and
+    answers.toml) into OUTPUT/<student>/report.html and result.json, plus
+    OUTPUT/gradebook.csv. A broken submission gets zero with its reason; the batch goes on."""
+    from graders.report import write_gradebook, write_result
+    from graders.submission import discover
+    files = discover(list(paths))
+    if not files:
+        _fail(f"no submissions (.ipynb, .py, answers.toml) found in {', '.join(map(str, paths))}.")
+    config, loaded = _assignment(ctx, assignment)
+    click.echo(f"grading {len(files)} submission(s) of {loaded.id} with "
+               f"{jobs or config.workers} worker(s)")
+    results = _grade_all(files, config, loaded, audience="instructor",
+                         workers=jobs or config.workers,
+                         on_result=lambda r, i, n: _summary_line(r, i, n, output, write_result))
+    gradebook = output / "gradebook.csv"
+    write_gradebook(results, gradebook)
+    failed = sum(1 for r in results if r.error)
+    click.secho(f"done: {len(results)} graded ({failed} unreadable), gradebook: {gradebook}",
+                fg="green")
+
+
+def _folder_names(files: list[Path]) -> dict[Path, str]:
+    """A distinct output folder name per submission, from its student name."""
+    from graders.submission import _student_name
+    names: dict[Path, str] = {}
+    used: set[str] = set()
+    for f in files:
+        base = _student_name(f) or "submission"
+        name, n = base, 1
+        while name in used:
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name)
+        names[f] = name
+    return names
+
+
+def _grade_all(files, config, loaded, audience: str, workers: int, on_result=None):
+    from graders.grading import grade as grade_one
+    from graders.sandbox.pool import WorkerPool
+    workers = max(1, min(workers, len(files)))
+    names = _folder_names(files)
+    results = []
+    with WorkerPool(workers, loaded.config.preload) as pool, \
+            ThreadPoolExecutor(workers) as executor:
+        futures = {executor.submit(grade_one, f, loaded, pool, config.limits, audience,
+                                   ISOLATION): f for f in files}
+        for done, future in enumerate(as_completed(futures), start=1):
+            result = future.result()
+            result.student = names[futures[future]]
+            results.append(result)
+            if on_result:
+                on_result(result, done, len(files))
+    order = {f: i for i, f in enumerate(files)}
+    return sorted(results, key=lambda r: order[Path(r.file)])
+
+
+def _summary_line(result, index: int, count: int, output: Path, write_result) -> None:
+    report = write_result(result, output / result.student)
+    status = result.error or "; ".join(result.limits_hit)
+    pending = f", {result.manual_pending:g} manual pending" if result.manual_pending else ""
+    click.echo(f"[{index}/{count}] {result.student}: {result.total:g}/{result.max_points:g}"
+               f"{pending} ({result.seconds:.1f} s) {report}"
+               + (click.style(f"  ! {status}", fg="yellow") if status else ""))
+
+
+def _print_table(result) -> None:
+    if result.error:
+        click.secho(f"could not grade: {result.error}", fg="red")
+    for hit in result.limits_hit:
+        click.secho(f"limit: {hit}", fg="yellow")
+    width = max([len(f"{p.id} {c.title}") for p in result.problems for c in p.checks] + [10])
+    for problem in result.problems:
+        for c in problem.checks:
+            color = "green" if c.points >= c.max_points else ("red" if c.points == 0 else "yellow")
+            label = f"{problem.id} {c.title}".ljust(min(width, 60))[:60]
+            click.echo(f"{label}  " + click.style(f"{c.points:>5g}/{c.max_points:<3g}", fg=color)
+                       + f"  {c.message[:90]}")
+        for m in problem.manual:
+            click.echo(f"{(problem.id + ' ' + m.prompt)[:60].ljust(min(width, 60))}  "
+                       f"{'—':>5}/{m.max_points:<3g}  manual: graded by the instructor")
+    click.secho(f"total: {result.total:g} / {result.max_points:g} automatic"
+                + (f", {result.manual_pending:g} pending manual grading"
+                   if result.manual_pending else ""), bold=True)

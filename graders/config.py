@@ -1,0 +1,197 @@
+"""grader.toml: the course's assignments, points, tolerances, conventions, limits and policies.
+
+Read with tomllib and checked key by key: an unknown key, a wrong type or inconsistent points
+raise `ConfigError` naming the file, the key and the fix. The layout:
+
+  [limits]                      per-submission sandbox limits (seconds, MB, characters)
+  [grading]                     workers = parallel submissions
+  [assignments.ID]              title, module (graders/assignments/<module>.py), points,
+                                extra_credit, cap (final score <= points), preload
+  [assignments.ID.key]          parameters handed to reference/ when the key is built
+  [assignments.ID.tolerances]   rtol, atol, ... as the assignment module names them
+  [assignments.ID.conventions]  for each open convention, the accepted variants
+  [assignments.ID.problems."N"] show_key, [...checks] points per check, [...manual] points per
+                                free-text part graded by hand
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graders.sandbox.pool import Limits
+
+SHOW_KEY = ("always", "instructor", "never")
+LIMIT_KEYS = {"cell_seconds": "cell_s", "probe_seconds": "probe_s",
+              "submission_seconds": "job_s", "memory_mb": "memory_mb", "file_mb": "file_mb",
+              "open_files": "open_files", "output_chars": "output_chars",
+              "result_mb": "result_bytes"}
+
+
+class ConfigError(Exception):
+    """A problem in grader.toml; str() names the key and the fix."""
+
+
+@dataclass
+class ProblemConfig:
+    checks: dict[str, float]
+    manual: dict[str, float] = field(default_factory=dict)
+    show_key: str = "instructor"
+
+    @property
+    def points(self) -> float:
+        return sum(self.checks.values()) + sum(self.manual.values())
+
+
+@dataclass
+class AssignmentConfig:
+    id: str
+    title: str
+    module: str
+    points: float
+    extra_credit: float
+    cap: bool
+    preload: list[str]
+    key_params: dict
+    tolerances: dict
+    conventions: dict[str, list[str]]
+    problems: dict[str, ProblemConfig]
+
+
+@dataclass
+class Config:
+    path: Path
+    limits: Limits
+    workers: int
+    assignments: dict[str, AssignmentConfig]
+
+    def assignment(self, name: str) -> AssignmentConfig:
+        if name not in self.assignments:
+            known = ", ".join(self.assignments) or "none"
+            raise ConfigError(f"{self.path}: no assignment {name!r}; configured: {known}. "
+                              "Run `grader list` to see them.")
+        return self.assignments[name]
+
+
+def load(path: Path) -> Config:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found. Run from the course repository or pass "
+                          "--config PATH.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}). Fix the syntax at that line.") \
+            from None
+    reader = _Reader(path)
+    reader.keys(data, "", {"limits", "grading", "assignments"})
+    limits = _limits(reader, data.get("limits", {}))
+    grading = reader.table(data, "grading")
+    reader.keys(grading, "grading", {"workers"})
+    workers = reader.number(grading, "grading", "workers", default=2, integer=True, minimum=1)
+    assignments = {name: _assignment(reader, name, table)
+                   for name, table in reader.table(data, "assignments").items()}
+    return Config(path, limits, int(workers), assignments)
+
+
+def _limits(reader: "_Reader", table: dict) -> Limits:
+    reader.keys(table, "limits", set(LIMIT_KEYS))
+    values = {}
+    for key, field_name in LIMIT_KEYS.items():
+        if key in table:
+            value = reader.number(table, "limits", key, minimum=1)
+            values[field_name] = int(value * 2**20) if key == "result_mb" else value
+    return Limits(**values)
+
+
+def _assignment(reader: "_Reader", name: str, table) -> AssignmentConfig:
+    where = f"assignments.{name}"
+    if not isinstance(table, dict):
+        raise reader.error(where, "must be a table", f"write it as [{where}]")
+    reader.keys(table, where, {"title", "module", "points", "extra_credit", "cap", "preload",
+                               "key", "tolerances", "conventions", "problems"})
+    conventions = reader.table(table, "conventions", where)
+    for conv, accepted in conventions.items():
+        if not (isinstance(accepted, list) and accepted and all(isinstance(a, str) for a in accepted)):
+            raise reader.error(f"{where}.conventions.{conv}", "must be a non-empty list of "
+                               "variant names", 'e.g. ["sum_x2", "mean_x2"]')
+    problems = {pid: _problem(reader, f'{where}.problems."{pid}"', p)
+                for pid, p in reader.table(table, "problems", where).items()}
+    config = AssignmentConfig(
+        id=name,
+        title=reader.string(table, where, "title", default=name),
+        module=reader.string(table, where, "module", default=name.replace("-", "_")),
+        points=reader.number(table, where, "points", minimum=0),
+        extra_credit=reader.number(table, where, "extra_credit", default=0, minimum=0),
+        cap=bool(table.get("cap", False)),
+        preload=list(table.get("preload", ["numpy"])),
+        key_params=reader.table(table, "key", where),
+        tolerances=reader.table(table, "tolerances", where),
+        conventions=conventions,
+        problems=problems,
+    )
+    total = sum(p.points for p in problems.values())
+    if problems and abs(total - (config.points + config.extra_credit)) > 1e-9:
+        raise reader.error(where, f"problems add up to {total:g} points, but points + "
+                           f"extra_credit = {config.points + config.extra_credit:g}",
+                           "make the per-check and manual points add up to the total")
+    return config
+
+
+def _problem(reader: "_Reader", where: str, table) -> ProblemConfig:
+    if not isinstance(table, dict):
+        raise reader.error(where, "must be a table", f"write it as [{where}]")
+    reader.keys(table, where, {"checks", "manual", "show_key"})
+    show_key = reader.string(table, where, "show_key", default="instructor")
+    if show_key not in SHOW_KEY:
+        raise reader.error(f"{where}.show_key", f"is {show_key!r}",
+                           f"use one of {', '.join(SHOW_KEY)}")
+    parts = {}
+    for part in ("checks", "manual"):
+        sub = reader.table(table, part, where)
+        parts[part] = {k: reader.number(sub, f"{where}.{part}", k, minimum=0) for k in sub}
+    return ProblemConfig(parts["checks"], parts["manual"], show_key)
+
+
+class _Reader:
+    """Typed access to the parsed TOML with errors that name the key."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def error(self, key: str, problem: str, fix: str) -> ConfigError:
+        return ConfigError(f"{self.path}: [{key}] {problem}; {fix}.")
+
+    def keys(self, table: dict, where: str, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.error(f"{where}.{key}" if where else key, "is not a known setting",
+                                 f"known here: {', '.join(sorted(allowed))}")
+
+    def table(self, data: dict, key: str, where: str = "") -> dict:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.error(f"{where}.{key}" if where else key, "must be a table",
+                             "write it as a [section] or { inline = table }")
+        return value
+
+    def number(self, data, where, key, default=None, integer=False, minimum=None):
+        if key not in data:
+            if default is None:
+                raise self.error(f"{where}.{key}", "is missing", "add it")
+            return default
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                integer and not isinstance(value, int)):
+            raise self.error(f"{where}.{key}", f"is {value!r}",
+                             f"it must be {'an integer' if integer else 'a number'}")
+        if minimum is not None and value < minimum:
+            raise self.error(f"{where}.{key}", f"is {value}", f"it must be at least {minimum}")
+        return value
+
+    def string(self, data, where, key, default=None):
+        value = data.get(key, default)
+        if not isinstance(value, str):
+            raise self.error(f"{where}.{key}", f"is {value!r}", "it must be a string")
+        return value

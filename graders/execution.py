@@ -1,0 +1,160 @@
+"""Running one submission's cells and probes in the sandbox, and reading what came back.
+
+`execute` sends the job to the worker pool. When a cell ends the worker (a limit hit, a crash,
+`os._exit`), the job is run again from the start without that cell, so problems that do not
+depend on it are still graded; the cell is reported with what it hit. A probe that ends the
+worker fails alone and the rest are asked again. At most `MAX_ATTEMPTS` runs, all within the
+submission's total time limit. Probe values are decoded by graders.wire here, in the trusted
+process; a value that is malformed or not allowed is a failed probe, never an exception.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field, replace
+
+from graders import symbolic, wire
+from graders.checks.base import Probe, ProbeResult
+from graders.sandbox.pool import Job, Limits, WorkerPool
+
+MAX_ATTEMPTS = 4
+
+
+@dataclass
+class CellRecord:
+    index: int  # 0-based position among the code cells
+    ok: bool
+    error: str | None = None
+    output: str = ""
+    output_dropped: int = 0
+
+
+@dataclass
+class Execution:
+    probes: dict[str, ProbeResult]
+    cells: list[CellRecord]
+    limits_hit: list[str] = field(default_factory=list)
+    attempts: int = 0
+    seconds: float = 0.0
+
+
+def execute(pool: WorkerPool, cells: list[str], probes: list[Probe],
+            limits: Limits) -> Execution:
+    started = time.monotonic()
+    skipped: dict[int, str] = {}
+    results: dict[str, ProbeResult] = {}
+    pending = list(probes)
+    records: dict[int, CellRecord] = {}
+    limits_hit: list[str] = []
+    attempts = 0
+    while attempts < MAX_ATTEMPTS:
+        remaining = limits.job_s - (time.monotonic() - started)
+        if remaining <= 1:
+            break
+        attempts += 1
+        job = Job(cells, [p.wire() for p in pending], replace(limits, job_s=remaining),
+                  skip=sorted(skipped))
+        events = pool.run(job)
+        records = {}
+        open_cell, open_probe = None, None
+        for event in events:
+            kind = event.get("ev")
+            if kind == "cell_start":
+                open_cell = _int(event.get("cell"))
+            elif kind == "cell_end" and _int(event.get("cell")) == open_cell:
+                records[open_cell] = _cell_record(open_cell, event, limits)
+                open_cell = None
+            elif kind == "probe_start":
+                open_probe = event.get("id")
+            elif kind == "probe_end" and event.get("id") == open_probe:
+                results[open_probe] = _probe_result(event, limits)
+                open_probe = None
+        end = events[-1]
+        reason = _ended_because(end, limits)
+        if reason is None and open_cell is None and open_probe is None:
+            break  # the job finished normally
+        reason = reason or "ended the worker"
+        if open_cell is not None:
+            what = end.get("limit") or f"cell {open_cell + 1} {reason}"
+            limits_hit.append(what)
+            skipped[open_cell] = what
+        elif open_probe is not None:
+            what = end.get("limit") or f"probe {open_probe} {reason}"
+            limits_hit.append(what)
+            results[open_probe] = ProbeResult(False, error=what)
+        else:
+            limits_hit.append(end.get("limit") or f"the worker {reason}")
+            break
+        pending = [p for p in pending if p.id not in results]
+        if not pending and open_cell is None:
+            break
+    for index, why in skipped.items():
+        records[index] = CellRecord(index, False, f"skipped: {why}")
+    cell_list = [records[i] for i in sorted(records)]
+    for probe in probes:
+        if probe.id not in results:
+            cause = limits_hit[-1] if limits_hit else "the worker did not answer"
+            results[probe.id] = ProbeResult(False, error=f"not graded: {cause}")
+        elif not results[probe.id].ok:
+            results[probe.id].error = _explain(results[probe.id].error, probe, cells, records)
+    return Execution(results, cell_list, limits_hit, attempts, time.monotonic() - started)
+
+
+def _int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _text(value, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _cell_record(index: int, event: dict, limits: Limits) -> CellRecord:
+    error = _text(event.get("error"), 2000) or None
+    if event.get("memory") is True:
+        error = f"exceeded the memory limit ({limits.memory_mb} MB): {error}"
+    dropped = _int(event.get("output_dropped")) or 0
+    return CellRecord(index, event.get("ok") is True and error is None, error,
+                      _text(event.get("output"), limits.output_chars), dropped)
+
+
+def _probe_result(event: dict, limits: Limits) -> ProbeResult:
+    if event.get("ok") is not True:
+        error = _text(event.get("error"), 2000) or "failed"
+        if event.get("memory") is True:
+            error = f"exceeded the memory limit ({limits.memory_mb} MB)"
+        return ProbeResult(False, error=error)
+    try:
+        return ProbeResult(True, wire.decode(event.get("value")))
+    except (wire.Malformed, symbolic.NotAnExpression) as exc:
+        return ProbeResult(False, error=f"the value could not be read: {exc}")
+    except RecursionError:
+        return ProbeResult(False, error="the value could not be read: nested too deeply")
+
+
+def _ended_because(end: dict, limits: Limits) -> str | None:
+    if end.get("lost"):
+        return f"stopped the worker ({end['lost']})"
+    if end.get("limit"):
+        return str(end["limit"])
+    code = end.get("exit")
+    if code in (0, None):
+        return None if end.get("exit") == 0 else "ended the worker"
+    if code < 0:
+        return f"was killed by signal {-code}"
+    return f"ended the worker with exit code {code}"
+
+
+def _explain(error: str | None, probe: Probe, cells: list[str],
+             records: dict[int, CellRecord]) -> str:
+    """Name the failed cell that defines a name the probe could not find."""
+    error = error or "failed"
+    if not error.endswith("is not defined"):
+        return error
+    defines = re.compile(rf"^\s*(def\s+{re.escape(probe.name)}\b|{re.escape(probe.name)}\s*(\[.*\])?\s*=[^=])",
+                         re.MULTILINE)
+    for index, source in enumerate(cells):
+        record = records.get(index)
+        if defines.search(source) and record is not None and not record.ok:
+            return f"{error}: cell {index + 1}, which defines it, failed ({record.error})"
+    return error

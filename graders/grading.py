@@ -1,0 +1,183 @@
+"""One submission, end to end: load -> sandbox -> checks -> scores. TRUSTED side.
+
+`grade` never raises for a bad submission: an unreadable file, a crashing cell or a limit hit
+becomes zero points for what it affects, with the reason in the result. The result is a
+`GradeResult`; `as_json()` gives the plain JSON written next to each report.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from graders.assignment import Assignment
+from graders.checks.base import Outcome, Plot, ProbeResult
+from graders.execution import CellRecord, Execution, execute
+from graders.sandbox.pool import Limits, WorkerPool
+from graders.submission import Submission, SubmissionError, load
+
+
+@dataclass
+class CheckResult:
+    id: str
+    title: str
+    kind: str
+    max_points: float
+    points: float
+    message: str
+    student: str
+    expected: str | None
+    tolerance: str
+    variant: str | None
+    plots: list[Plot] = field(default_factory=list)
+
+
+@dataclass
+class ManualPart:
+    id: str
+    prompt: str
+    max_points: float
+    points: float | None = None  # filled in by the instructor
+
+
+@dataclass
+class ProblemResult:
+    id: str
+    title: str
+    checks: list[CheckResult]
+    manual: list[ManualPart]
+
+    @property
+    def points(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    @property
+    def max_points(self) -> float:
+        return sum(c.max_points for c in self.checks) + sum(m.max_points for m in self.manual)
+
+
+@dataclass
+class GradeResult:
+    student: str
+    file: str
+    assignment: str
+    title: str
+    audience: str  # "instructor" or "student": decides which key values are shown
+    isolation: str
+    problems: list[ProblemResult] = field(default_factory=list)
+    cells: list[CellRecord] = field(default_factory=list)
+    limits_hit: list[str] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+    max_points: float = 0.0
+    extra_credit: float = 0.0
+    cap: bool = False
+
+    @property
+    def auto_points(self) -> float:
+        return sum(p.points for p in self.problems)
+
+    @property
+    def manual_pending(self) -> float:
+        return sum(m.max_points for p in self.problems for m in p.manual if m.points is None)
+
+    @property
+    def total(self) -> float:
+        """Automatic plus manual points so far, capped at max_points where the policy says."""
+        earned = self.auto_points + sum(m.points or 0.0 for p in self.problems for m in p.manual)
+        return min(earned, self.max_points) if self.cap else earned
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        for problem in data["problems"]:
+            for check in problem["checks"]:
+                check.pop("plots")
+        data.update(total=self.total, auto_points=self.auto_points,
+                    manual_pending=self.manual_pending)
+        return data
+
+
+def grade(path: Path, assignment: Assignment, pool: WorkerPool, limits: Limits,
+          audience: str, isolation: str) -> GradeResult:
+    started = time.monotonic()
+    result = GradeResult(student=Path(path).stem, file=str(path), assignment=assignment.id,
+                         title=assignment.config.title, audience=audience, isolation=isolation,
+                         max_points=assignment.config.points,
+                         extra_credit=assignment.config.extra_credit, cap=assignment.config.cap)
+    try:
+        submission = load(path)
+    except SubmissionError as exc:
+        result.error = str(exc)
+        probes: dict[str, ProbeResult] = {}
+    else:
+        result.student = submission.student
+        probes = _answers(submission, assignment, pool, limits, result)
+    for problem in assignment.problems:
+        show_key = _shows_key(assignment.config.problems[problem.id].show_key, audience)
+        checks = [_check_result(check, probes, assignment.points(problem.id, check.id),
+                                show_key, result.error)
+                  for check in problem.checks]
+        manual = [ManualPart(part, prompt, assignment.points(problem.id, part))
+                  for part, prompt in problem.manual.items()]
+        result.problems.append(ProblemResult(problem.id, problem.title, checks, manual))
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def _answers(submission: Submission, assignment: Assignment, pool: WorkerPool,
+             limits: Limits, result: GradeResult) -> dict[str, ProbeResult]:
+    """Probe results: from the sandbox for code, straight from the sheet for answers.toml."""
+    if submission.cells:
+        execution: Execution = execute(pool, submission.cells, assignment.probes(), limits)
+        result.cells, result.limits_hit = execution.cells, execution.limits_hit
+        return execution.probes
+    results = {}
+    for probe in assignment.probes():
+        if probe.kind == "value" and probe.name in submission.answers:
+            results[probe.id] = ProbeResult(True, _from_toml(submission.answers[probe.name]))
+        else:
+            why = ("functions cannot be given in an answer sheet; submit the notebook"
+                   if probe.kind == "call" else f"{probe.name} is not in the answer sheet")
+            results[probe.id] = ProbeResult(False, error=why)
+    return results
+
+
+def _from_toml(value):
+    """TOML values as the checks expect them: tables with numeric keys stay dicts, lists of
+    numbers stay lists (checks turn them into arrays), strings are formulas or text."""
+    if isinstance(value, dict):
+        return {k: _from_toml(v) for k, v in value.items()}
+    return value
+
+
+def _shows_key(policy: str, audience: str) -> bool:
+    return policy == "always" or (policy == "instructor" and audience == "instructor")
+
+
+def _check_result(check, probes: dict[str, ProbeResult], max_points: float, show_key: bool,
+                  load_error: str | None) -> CheckResult:
+    failed = [probes[p.id] for p in check.probes if p.id in probes and not probes[p.id].ok]
+    if load_error:
+        outcome = Outcome(0.0, f"not graded: {load_error}")
+    elif len(failed) == len(check.probes) or (failed and check.kind != "statistical"):
+        outcome = Outcome(0.0, failed[0].error or "failed")
+    elif failed:
+        outcome = Outcome(0.0, f"{len(failed)} of {len(check.probes)} calls failed: "
+                          f"{failed[0].error}")
+    else:
+        try:
+            outcome = check.evaluate(probes)
+        except Exception as exc:  # a grader bug must not cost the batch: report it, score 0
+            outcome = Outcome(0.0, f"internal error in this check ({type(exc).__name__}: "
+                              f"{exc}); please report it to the course staff")
+    fraction = min(max(float(outcome.fraction), 0.0), 1.0)
+    return CheckResult(check.id, check.title, check.kind, max_points,
+                       round(fraction * max_points, 4), outcome.message, outcome.student,
+                       outcome.expected if show_key else None, outcome.tolerance,
+                       outcome.variant, outcome.plots if show_key or not outcome.plots
+                       else [_without_key(p) for p in outcome.plots])
+
+
+def _without_key(plot: Plot) -> Plot:
+    return Plot(plot.title, plot.ylabel, plot.student, None, None, plot.labels)

@@ -1,0 +1,72 @@
+"""Answer keys: built by an assignment module from `reference/`, stored as a JSON artifact.
+
+The artifact is cached under a hash of everything that can change the key: the reference
+code, the assignment module, the code of the artifact's format, the key parameters from grader.toml, and the versions of
+Python, numpy and sympy. It records those, the build time, and the seeds (in `params`).
+The JSON uses the same tagged format as the worker's results (graders.sandbox.worker.encode,
+read back by graders.wire.decode), so arrays and formulas survive exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import sympy
+
+from graders import ROOT, wire
+from graders.sandbox.worker import encode
+
+REFERENCE_DIR = ROOT / "reference"
+#: The code that writes and reads the artifact: a change to it invalidates cached keys too.
+FORMAT_CODE = (ROOT / "graders" / "sandbox" / "worker.py", ROOT / "graders" / "wire.py",
+               ROOT / "graders" / "symbolic.py")
+
+
+@dataclass
+class Key:
+    data: dict
+    meta: dict
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("GRADER_CACHE") or Path.home() / ".cache" / "course-grader"
+    return Path(base) / "keys"
+
+
+def fingerprint(assignment_id: str, module: ModuleType, params: dict) -> tuple[str, dict]:
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "sympy": sympy.__version__}
+    digest = hashlib.sha256()
+    for source in sorted(REFERENCE_DIR.glob("*.py")) + [Path(module.__file__), *FORMAT_CODE]:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    digest.update(json.dumps([assignment_id, params, versions], sort_keys=True).encode())
+    return digest.hexdigest(), versions
+
+
+def load_key(assignment_id: str, module: ModuleType, params: dict, rebuild: bool = False) -> Key:
+    """The key for this configuration, from the cache or freshly built (and then cached)."""
+    digest, versions = fingerprint(assignment_id, module, params)
+    path = cache_dir() / f"{assignment_id}-{digest[:20]}.json"
+    if path.exists() and not rebuild:
+        stored = json.loads(path.read_text())
+        return Key(wire.decode(stored["key"]), stored["meta"])
+    started = time.perf_counter()
+    data = module.build_key(dict(params))
+    meta = {"assignment": assignment_id, "hash": digest, "versions": versions,
+            "params": params, "build_seconds": round(time.perf_counter() - started, 3),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    encoded = encode(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+        json.dump({"meta": meta, "key": encoded}, tmp)
+    os.replace(tmp.name, path)
+    return Key(wire.decode(encoded), meta)

@@ -1,0 +1,83 @@
+"""Writing results: the HTML report (Jinja2, plots inline), the JSON result, the gradebook.
+
+Templates live in reports/templates/. Everything a report shows comes from a GradeResult, so
+what a student or an instructor sees is exactly what was scored; key values and key curves
+appear only where the problem's show_key policy allows them for the audience.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import jinja2
+
+from graders import ROOT
+from graders.grading import GradeResult
+from graders.plots import line_plot
+
+TEMPLATES = ROOT / "reports" / "templates"
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True)
+    env.globals["line_plot"] = line_plot
+    env.filters["pts"] = lambda x: "" if x is None else f"{x:g}"
+    return env
+
+
+def render_report(result: GradeResult) -> str:
+    return environment().get_template("submission.html.j2").render(r=result)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so an interrupted run leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp",
+                                     encoding="utf-8") as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
+
+
+def write_result(result: GradeResult, folder: Path) -> Path:
+    """folder/report.html and folder/result.json; returns the report's path."""
+    write_atomic(folder / "result.json", json.dumps(result.as_json(), indent=1, default=str))
+    report = folder / "report.html"
+    write_atomic(report, render_report(result))
+    return report
+
+
+def write_gradebook(results: list[GradeResult], path: Path) -> None:
+    """One row per submission: totals, then points per check and manual part (blank = pending)."""
+    columns: list[str] = []
+    for result in results:
+        for problem in result.problems:
+            for name in [c.id for c in problem.checks] + [m.id for m in problem.manual]:
+                column = f"{problem.id} {name}"
+                if column not in columns:
+                    columns.append(column)
+    rows = []
+    for result in results:
+        row = {"student": result.student, "file": result.file, "total": f"{result.total:g}",
+               "auto": f"{result.auto_points:g}", "manual_pending": f"{result.manual_pending:g}",
+               "error": result.error or "; ".join(result.limits_hit)}
+        for problem in result.problems:
+            for check in problem.checks:
+                row[f"{problem.id} {check.id}"] = f"{check.points:g}"
+            for part in problem.manual:
+                row[f"{problem.id} {part.id}"] = "" if part.points is None else f"{part.points:g}"
+        rows.append(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp",
+                                     newline="", encoding="utf-8") as tmp:
+        writer = csv.DictWriter(tmp, ["student", "file", "total", "auto", "manual_pending",
+                                      *columns, "error"])
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp.name, path)
