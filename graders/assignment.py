@@ -3,9 +3,10 @@
 An assignment module (graders/assignments/<module>.py) provides
     build_key(params) -> dict                    the answers, computed by reference/
     problems(key, config) -> list[Problem]       the checks, built from the key
-    PROBLEM_TITLES: dict[str, str]               every problem, including manual-only ones
+    TOLERANCES: set[str]                         the tolerance settings it reads
+    CONVENTIONS: dict[str, list[str]]            each open convention and its variants
 and grader.toml gives each check and manual part its points. `load_assignment` joins the
-two and refuses a grader.toml whose check names do not match the module's.
+two and refuses a grader.toml whose names do not match the module's.
 """
 
 from __future__ import annotations
@@ -60,10 +61,35 @@ def load_module(config: AssignmentConfig):
 def load_assignment(config: Config, name: str, rebuild_key: bool = False) -> Assignment:
     settings = config.assignment(name)
     module = load_module(settings)
+    _match_settings(settings, module, config)
     key = load_key(settings.id, module, settings.key_params, rebuild=rebuild_key)
     problems = module.problems(key.data, settings)
     _match_config(settings, problems, config)
     return Assignment(settings, key, problems)
+
+
+def _match_settings(settings: AssignmentConfig, module, config: Config) -> None:
+    where = f"{config.path}: [assignments.{settings.id}"
+    missing = sorted(module.TOLERANCES - set(settings.tolerances))
+    unknown = sorted(set(settings.tolerances) - module.TOLERANCES)
+    if missing or unknown:
+        raise ConfigError(f"{where}.tolerances] " + "; ".join(
+            part for part in (f"missing {', '.join(missing)}" if missing else "",
+                              f"unknown {', '.join(unknown)}" if unknown else "") if part)
+            + f". This assignment reads: {', '.join(sorted(module.TOLERANCES))}.")
+    for name, variants in module.CONVENTIONS.items():
+        accepted = settings.conventions.get(name)
+        if not accepted:
+            raise ConfigError(f"{where}.conventions] {name} is missing; list the accepted "
+                              f"variants among {', '.join(variants)}.")
+        wrong = [v for v in accepted if v not in variants]
+        if wrong:
+            raise ConfigError(f"{where}.conventions] {name}: unknown variant "
+                              f"{', '.join(wrong)}; known: {', '.join(variants)}.")
+    extra = sorted(set(settings.conventions) - set(module.CONVENTIONS))
+    if extra:
+        raise ConfigError(f"{where}.conventions] unknown convention {', '.join(extra)}; "
+                          f"known: {', '.join(module.CONVENTIONS) or 'none'}.")
 
 
 def _match_config(settings: AssignmentConfig, problems: list[Problem], config: Config) -> None:

@@ -157,14 +157,19 @@ def _shows_key(policy: str, audience: str) -> bool:
 
 def _check_result(check, probes: dict[str, ProbeResult], max_points: float, show_key: bool,
                   load_error: str | None) -> CheckResult:
-    failed = [probes[p.id] for p in check.probes if p.id in probes and not probes[p.id].ok]
+    failed = [probes[p.id] for p in check.probes
+              if p.id in probes and not probes[p.id].ok and p.id not in check.optional]
+    unanswered = [p.name for p in check.probes if p.kind == "value" and p.id in probes
+                  and probes[p.id].ok and probes[p.id].value is None
+                  and p.id not in check.optional]
     if load_error:
         outcome = Outcome(0.0, f"not graded: {load_error}")
-    elif len(failed) == len(check.probes) or (failed and check.kind != "statistical"):
-        outcome = Outcome(0.0, failed[0].error or "failed")
     elif failed:
-        outcome = Outcome(0.0, f"{len(failed)} of {len(check.probes)} calls failed: "
-                          f"{failed[0].error}")
+        count = f"{len(failed)} of {len(check.probes)} probes failed: " \
+            if len(check.probes) > 1 else ""
+        outcome = Outcome(0.0, count + (failed[0].error or "failed"))
+    elif unanswered:
+        outcome = Outcome(0.0, f"no answer: {unanswered[0]} is None")
     else:
         try:
             outcome = check.evaluate(probes)

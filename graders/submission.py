@@ -84,7 +84,7 @@ def load(path: Path) -> Submission:
 
 def _student_name(path: Path) -> str:
     """The student id: the file's stem, or its folder's name for a generic file name."""
-    generic = {"answers", "submission", "solution", "hw", "notebook"}
+    generic = {"answers", "submission"}
     return path.parent.name if path.stem.lower() in generic and path.parent.name else path.stem
 
 

@@ -6,7 +6,8 @@ Two entry points, neither of which calls sympify, parse_expr or eval:
   ["Rational", "p", "q"] | ["Float", "0.5"] | [Head, child, ...] with Head in `HEADS`.
 * `parse(text)`: a formula typed as text (an answer sheet), read with Python's `ast` and
   rebuilt node by node: numbers, names, + - * / ** ^ (power), unary minus, calls of the
-  whitelisted functions, and nested lists for matrices.
+  whitelisted functions, and nested lists for matrices. The word `lambda` (a Python keyword)
+  is read as the symbol lambda.
 
 Sizes are capped (nodes, depth, digits, text length) so a hostile value cannot exhaust the
 grading process.
@@ -103,18 +104,22 @@ def matrix_from_trees(rows, cols, items) -> sp.Matrix:
 
 # --- text -------------------------------------------------------------------------------------
 
+KEYWORD_LAMBDA = re.compile(r"\blambda\b")
+LAMBDA_STANDIN = "lambda_"
+
 _BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
            ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b,
-           ast.Pow: lambda a, b: a ** b, ast.BitXor: lambda a, b: a ** b,
-           ast.MatMult: lambda a, b: a * b}
+           ast.Pow: lambda a, b: a ** b, ast.MatMult: lambda a, b: a * b}
 
 
 def parse(text: str):
     """A formula written as text -> sympy expression, or Matrix for nested lists."""
     if not isinstance(text, str) or len(text) > MAX_TEXT:
         raise NotAnExpression("formula missing or too long")
+    text = KEYWORD_LAMBDA.sub(LAMBDA_STANDIN, text.strip())  # `lambda` is a Python keyword
+    text = text.replace("^", "**")  # x^2 as a mathematician writes it, with power's precedence
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise NotAnExpression(f"not a formula: {exc.msg}") from exc
     count = [0]
@@ -132,6 +137,8 @@ def _from_ast(node, count, depth):
     if isinstance(node, ast.Name):
         if node.id in CONSTANTS:
             return CONSTANTS[node.id]
+        if node.id == LAMBDA_STANDIN:
+            return sp.Symbol("lambda")
         if not NAME.match(node.id):
             raise NotAnExpression("bad name")
         return sp.Symbol(node.id)

@@ -28,6 +28,11 @@ from graders.wire import encode_array
 from reference import distributed
 
 WORKERS = ("L_1", "L_2", "L_3")
+#: The settings grader.toml must give in [assignments.duke-hw2.tolerances].
+TOLERANCES = {"rtol", "atol", "trajectory_rtol", "trajectory_atol", "partial_credit_from",
+              "log_floor", "envelope_margin", "envelope_full_share", "terngrad_draws", "statistical_false_failure"}
+#: Each open convention and its variants (grader.toml's [conventions] picks the accepted).
+CONVENTIONS = {"aggregation": [c.slug for c in distributed.CONVENTIONS]}
 
 
 def build_key(params: dict) -> dict:
@@ -52,11 +57,12 @@ def problems(key: dict, cfg: AssignmentConfig) -> list[Problem]:
     per_convention = lambda field: {c: v[field] for c, v in k["conventions"].items()}  # noqa: E731
     trajectory = dict(accepted=accepted, rtol=tol["trajectory_rtol"],
                       atol=tol["trajectory_atol"], floor=tol["log_floor"], ylabel="log L_i",
-                      labels=WORKERS)
+                      labels=WORKERS, partial_from=tol["partial_credit_from"])
+    value = lambda name: Probe(name, "value", name)  # noqa: E731
     envelope = dict(accepted=accepted, margin=tol["envelope_margin"],
                     atol=tol["trajectory_atol"], floor=tol["log_floor"], ylabel="log L_i",
-                    labels=WORKERS)
-    value = lambda name: Probe(name, "value", name)  # noqa: E731
+                    labels=WORKERS, partial_from=tol["partial_credit_from"],
+                    full_from=tol["envelope_full_share"], convention_probe=value("logL_sgd"), convention_keys=per_convention("sgd_logL"))
     draws, seed = int(tol["terngrad_draws"]), int(k["params"]["seed"])
 
     def quantizer_check(check_id: str, title: str, clip_T: float | None) -> TernaryQuantizerCheck:

@@ -67,12 +67,14 @@ class Outcome:
 
 
 class Check:
-    """Base class: subclasses set `probes` and implement `evaluate(results)`."""
+    """Base class: subclasses set `probes` and implement `evaluate(results)`. A failed probe
+    scores the check zero with the probe's error, unless its id is in `optional` (then
+    `evaluate` sees the failure and copes)."""
 
     kind = "check"
 
-    def __init__(self, id: str, title: str, probes: list[Probe]):
-        self.id, self.title, self.probes = id, title, probes
+    def __init__(self, id: str, title: str, probes: list[Probe], optional: frozenset = frozenset()):
+        self.id, self.title, self.probes, self.optional = id, title, probes, optional
 
     def evaluate(self, results: dict[str, ProbeResult]) -> Outcome:
         raise NotImplementedError

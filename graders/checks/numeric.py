@@ -13,7 +13,7 @@ from graders.checks.base import (Check, Outcome, Plot, Probe, ProbeResult, as_fl
 
 
 def _shape_text(shape) -> str:
-    return "a scalar" if shape == () else "shape (" + ", ".join(map(str, shape)) + ")"
+    return "a scalar" if shape == () else f"shape {tuple(shape)}"
 
 
 def coerce(value, shape: tuple, flat_ok: bool) -> tuple[np.ndarray | None, str]:
@@ -77,9 +77,16 @@ class ArrayCheck(Check):
         return best_variant(self.variants, self.accepted, score)
 
 
+def partial_credit(share: float, minimum: float) -> float:
+    """Credit for a history whose `share` of steps match: all of it, the share itself from
+    `minimum` up, and nothing below (a different method that agrees on a few early steps
+    has not earned a part of the answer)."""
+    return share if share >= minimum else 0.0
+
+
 class TrajectoryCheck(Check):
     """A history (steps + 1, series) against the key's, step by step; credit is the share of
-    steps whose every series matches. Values are compared as given (log L is already in log
+    steps whose every series matches, given from `partial_from` on (see partial_credit). Values are compared as given (log L is already in log
     space); values below `floor` on either side count as `floor` (an exact optimum gives
     log L = -inf, and below about -50 only rounding is left)."""
 
@@ -87,9 +94,9 @@ class TrajectoryCheck(Check):
 
     def __init__(self, id, title, probe: Probe, variants: dict, accepted: list[str],
                  rtol: float, atol: float, floor: float, ylabel: str, labels: tuple[str, ...],
-                 select: float | None = None):
+                 partial_from: float, select: float | None = None):
         super().__init__(id, title, [probe])
-        self.select = select
+        self.select, self.partial_from = select, partial_from
         self.variants = {k: np.asarray(v, dtype=float) for k, v in variants.items()}
         self.accepted, self.rtol, self.atol, self.floor = accepted, rtol, atol, floor
         self.ylabel, self.labels = ylabel, labels
@@ -119,7 +126,8 @@ class TrajectoryCheck(Check):
                 first = int(np.argmin(step_ok))
                 message = (f"{int(step_ok.sum())} of {len(step_ok)} steps match; first "
                            f"mismatch at step {first}: {show(arr[first])} vs key {show(key[first])}")
-            return Outcome(share, message, show(arr), show(key), tolerance, plots=[plot])
+            return Outcome(partial_credit(share, self.partial_from), message, show(arr),
+                           show(key), tolerance, plots=[plot])
 
         return best_variant(self.variants, self.accepted, score)
 
@@ -127,16 +135,26 @@ class TrajectoryCheck(Check):
 class EnvelopeCheck(Check):
     """One run of a stochastic process (steps + 1, series) against the envelope of many seeded
     reference runs: a step passes when every series lies within [min - m, max + m], with the
-    margin m = `margin` * (max - min) + atol. Credit is the share of passing steps. A run that
+    margin m = `margin` * (max - min) + atol. Full credit from a share `full_from` of passing
+    steps (an honest run dips below the envelope now and then: log L of a run that lands near
+    the optimum by chance), the share itself from `partial_from`, nothing below. A run that
     reproduces the deterministic (uncompressed) history is not a run of the stochastic
-    process and earns nothing."""
+    process and earns nothing.
+
+    One seed cannot pin the convention (sum or mean of gradients...) the way a deterministic
+    history does, and a loose envelope of another convention may contain a wrong run; so
+    when the student's own deterministic history (`convention_probe`, e.g. 2.2's) matches one
+    variant of `convention_keys`, only that variant is tried."""
 
     kind = "envelope"
 
     def __init__(self, id, title, probe: Probe, variants: dict, deterministic: dict,
                  accepted: list[str], margin: float, atol: float, floor: float, ylabel: str,
-                 labels: tuple[str, ...], deterministic_name: str):
-        super().__init__(id, title, [probe])
+                 labels: tuple[str, ...], deterministic_name: str, partial_from: float,
+                 full_from: float, convention_probe: Probe, convention_keys: dict):
+        super().__init__(id, title, [probe, convention_probe], frozenset({convention_probe.id}))
+        self.partial_from, self.full_from = partial_from, full_from
+        self.convention_keys = convention_keys
         self.variants = variants
         self.deterministic = deterministic
         self.accepted, self.margin, self.atol, self.floor = accepted, margin, atol, floor
@@ -145,7 +163,8 @@ class EnvelopeCheck(Check):
     def evaluate(self, results: dict[str, ProbeResult]) -> Outcome:
         value = results[self.probes[0].id].value
         tolerance = (f"inside [min - m, max + m] of the reference runs, "
-                     f"m = {self.margin:g} x (max - min) + {self.atol:g}")
+                     f"m = {self.margin:g} x (max - min) + {self.atol:g}; full credit from "
+                     f"{self.full_from:.0%} of the steps")
 
         def score(name: str) -> Outcome:
             env = self.variants[name]
@@ -170,6 +189,20 @@ class EnvelopeCheck(Check):
             message = (f"all {len(inside)} steps inside the envelope" if share == 1.0 else
                        f"{int(inside.sum())} of {len(inside)} steps inside the envelope; first "
                        f"outside at step {int(np.argmin(inside))}")
-            return Outcome(share, message, show(arr), key_text, tolerance, plots=[plot])
+            credit = 1.0 if share >= self.full_from else partial_credit(share, self.partial_from)
+            return Outcome(credit, message, show(arr), key_text, tolerance, plots=[plot])
 
-        return best_variant({n: n for n in self.variants}, self.accepted, score)
+        accepted = self._pinned(results[self.probes[1].id]) or self.accepted
+        return best_variant({n: n for n in self.variants}, accepted, score)
+
+    def _pinned(self, result: ProbeResult) -> list[str]:
+        """The one accepted variant the student's deterministic history matches, if any."""
+        if not result.ok:
+            return []
+        for name in self.accepted:
+            key = np.maximum(np.asarray(self.convention_keys[name], float), self.floor)
+            arr, _ = coerce(result.value, key.shape, flat_ok=False)
+            if arr is not None and np.isclose(np.maximum(arr, self.floor), key, rtol=1e-6,
+                                              atol=self.atol).all():
+                return [name]
+        return []

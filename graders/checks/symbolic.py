@@ -11,6 +11,7 @@ parsed by it). Equivalence is decided in two steps:
 
 from __future__ import annotations
 
+import functools
 import random
 
 import sympy as sp
@@ -41,7 +42,14 @@ def as_sympy(value):
 
 
 def compare(answer, key, seed: int = 0) -> tuple[bool, str]:
-    """(equivalent, how) for two expressions or matrices of expressions."""
+    """(equivalent, how) for two expressions or matrices of expressions. Memoised: a class
+    hands in few distinct forms, and cancellation of big rational functions takes ~0.5 s."""
+    freeze = lambda v: v.as_immutable() if isinstance(v, sp.MatrixBase) else v  # noqa: E731
+    return _compare(freeze(answer), freeze(key), seed)
+
+
+@functools.lru_cache(maxsize=512)
+def _compare(answer, key, seed: int) -> tuple[bool, str]:
     if isinstance(key, sp.MatrixBase):
         if not isinstance(answer, sp.MatrixBase):
             answer = sp.Matrix([answer])

@@ -1,0 +1,101 @@
+"""Bad input gives one line naming the file (or key), the problem and the fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from graders import ROOT, config
+from graders.submission import SubmissionError, discover, load
+
+
+def write(tmp_path: Path, name: str, data) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data if isinstance(data, bytes) else data.encode())
+    return path
+
+
+def notebook_text(*sources: str, version: int = 4) -> str:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    return nbformat.writes(nb)
+
+
+@pytest.mark.parametrize("name, data, expected", [
+    ("broken.ipynb", '{"cells": [', "not valid notebook JSON (line 1"),
+    ("empty.ipynb", notebook_text(), "the notebook has no code"),
+    ("latin1.ipynb", b'{"cells": "\xe9"}', "not UTF-8 text (byte 0xe9"),
+    ("blank.py", "   \n", "the file is empty"),
+    ("answers.toml", "W_star = [1, 2", "not valid TOML"),
+    ("report.pdf", "%PDF", "unsupported file type '.pdf'"),
+    ("weird.ipynb", '{"not": "a notebook"}', "not a Jupyter notebook"),
+])
+def test_unreadable_submissions_give_one_line_with_the_fix(tmp_path, name, data, expected):
+    path = write(tmp_path, name, data)
+    with pytest.raises(SubmissionError) as info:
+        load(path)
+    message = str(info.value)
+    assert message.startswith(str(path)) and expected in message and "\n" not in message
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(SubmissionError, match="no such file"):
+        load(tmp_path / "nope.ipynb")
+
+
+def test_v3_notebooks_are_upgraded(tmp_path):
+    v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": [
+        {"cell_type": "code", "input": "x = 1", "language": "python", "outputs": []}]}]}
+    sub = load(write(tmp_path, "old.ipynb", json.dumps(v3)))
+    assert sub.cells == ["x = 1"]
+
+
+def test_scripts_split_at_percent_markers_and_answer_sheets_are_values(tmp_path):
+    sub = load(write(tmp_path, "hw.py", "a = 1\n# %% next\nb = 2\n#%%\nc = 3\n"))
+    assert [c.strip() for c in sub.cells] == ["a = 1", "b = 2", "c = 3"]
+    sheet = load(write(tmp_path, "answers.toml", 'assignment = "duke-hw2"\nW_star = [1, -3, 2]\n'))
+    assert sheet.answers == {"W_star": [1, -3, 2]} and sheet.assignment_hint == "duke-hw2"
+    assert sheet.student == tmp_path.name
+
+
+def test_discover_finds_submissions_and_skips_checkpoints(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    write(tmp_path, "a/x.ipynb", notebook_text("x = 1"))
+    write(tmp_path, ".ipynb_checkpoints/x-checkpoint.ipynb", notebook_text("x = 1"))
+    write(tmp_path, "a/answers.toml", "x = 1")
+    write(tmp_path, "a/pyproject.toml", "")
+    assert sorted(p.name for p in discover([tmp_path])) == ["answers.toml", "x.ipynb"]
+
+
+BASE = (ROOT / "grader.toml").read_text()
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (("cell_seconds = 30", "cell_seconds = 'long'"), "[limits.cell_seconds] is 'long'; it must be a number"),
+    (("cell_seconds = 30", "cell_secs = 30"), "[limits.cell_secs] is not a known setting"),
+    (("points = 25", "points = 30"), "problems add up to 25 points, but points + extra_credit = 30"),
+    (('show_key = "instructor"', 'show_key = "sometimes"'), "show_key] is 'sometimes'; use one of always"),
+    (("[grading]", "[grading\n"), "not valid TOML"),
+])
+def test_bad_grader_toml_names_the_key_and_the_fix(tmp_path, edit, expected):
+    path = write(tmp_path, "grader.toml", BASE.replace(*edit, 1))
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path)
+    assert str(info.value).startswith(str(path)) and expected in str(info.value)
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (("update = 2", "updte = 2"), "lists optimum, optimum_symbolic, updte, but the problem has"),
+    (('"sum_x2", "mean_x2"', '"sum_x2", "median_x2"'), "unknown variant median_x2"),
+    (("envelope_margin = 0.25", "envelope_margn = 0.25"), "missing envelope_margin"),
+    (('module = "duke_hw2"', 'module = "duke_hw9"'), "no module graders/assignments/duke_hw9.py"),
+])
+def test_grader_toml_must_match_the_assignment_module(tmp_path, edit, expected):
+    from graders.assignment import load_assignment
+    path = write(tmp_path, "grader.toml", BASE.replace(*edit, 1))
+    with pytest.raises(config.ConfigError) as info:
+        load_assignment(config.load(path), "duke-hw2")
+    assert expected in str(info.value)

@@ -1,0 +1,96 @@
+"""reference.distributed against independent routes: least squares, one hand-written step,
+Monte Carlo for TernGrad, a per-worker loop for the vectorised trainer, fresh runs for the
+envelopes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from reference import distributed as d
+
+X, Y = d.handout_data()
+
+
+def test_w_star_is_the_least_squares_solution_and_zeroes_every_loss():
+    W = np.linalg.lstsq(X, Y, rcond=None)[0]
+    key = d.build_key({"envelope_runs": 20})
+    np.testing.assert_allclose(key["W_star"], W, atol=1e-12)
+    np.testing.assert_allclose(d.worker_losses(X, Y, key["W_star"]), 0, atol=1e-20)
+    at_data = d.substitute_data(key["W_star_symbolic"], X, Y)
+    assert at_data == sp.Matrix([1, -3, 2])
+
+
+@pytest.mark.parametrize("convention", d.CONVENTIONS, ids=lambda c: c.slug)
+def test_symbolic_update_equals_one_hand_written_numeric_step(convention):
+    rng = np.random.default_rng(3)
+    W, lr = rng.normal(size=3), 0.07
+    grads = [convention.factor * X[i] * (X[i] @ W - Y[i]) for i in range(3)]
+    step = sum(grads) / (3 if convention.aggregate == "mean" else 1)
+    expected = W - lr * step
+    lam, w, _, _ = d.symbols()
+    update = d.substitute_data(d.symbolic_update(convention), X, Y)
+    got = update.subs({lam: lr, **{w[j]: W[j] for j in range(3)}})
+    np.testing.assert_allclose(np.array(got, dtype=float).ravel(), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("convention", d.CONVENTIONS, ids=lambda c: c.slug)
+def test_trainer_matches_a_plain_per_worker_loop(convention):
+    def loop(compress_one):
+        W, hist = np.zeros(3), []
+        for _ in range(51):
+            hist.append([(X[i] @ W - Y[i]) ** 2 for i in range(3)])
+            msgs = [compress_one(convention.factor * X[i] * (X[i] @ W - Y[i])) for i in range(3)]
+            W = W - 0.1 * (np.sum(msgs, 0) / (3 if convention.aggregate == "mean" else 1))
+        return np.array(hist)
+
+    np.testing.assert_allclose(d.train(X, Y, convention), loop(lambda g: g), rtol=1e-10)
+    for T in (1, 5):
+        np.testing.assert_allclose(d.train(X, Y, convention, compress=d.clipping(T)),
+                                   loop(lambda g: np.minimum(np.maximum(g, -T), T)), rtol=1e-10)
+
+
+def test_sum_with_factor_2_diverges_and_mean_converges_at_lambda_01():
+    assert d.train(X, Y, d.Convention("sum", 2))[-1].min() > 1e50
+    assert d.train(X, Y, d.Convention("mean", 2))[-1].max() < 1e-8
+
+
+def test_terngrad_is_ternary_and_unbiased_by_monte_carlo():
+    g = np.array([0.7, -2.0, 0.0, 1.3])
+    s = 2.0
+    draws = d.terngrad(np.broadcast_to(g, (200_000, 4)), s, np.random.default_rng(0))
+    assert set(np.unique(draws)) <= {-s, 0.0, s}
+    assert np.all(draws[:, 2] == 0) and np.all(draws[:, 1] == -s)
+    sd = np.sqrt(np.abs(g) * (s - np.abs(g)) / len(draws))
+    assert np.all(np.abs(draws.mean(0) - g) <= 6 * sd + 1e-12)
+
+
+def test_envelopes_hold_fresh_runs_they_were_not_built_from():
+    key = d.build_key({"envelope_runs": 2000})
+    for c in d.CONVENTIONS:
+        for field, compress in (("terngrad_logL", d.terngrad_max),
+                                ("clip_terngrad_logL", d.clipped_terngrad(5))):
+            env = key["conventions"][c.slug][field]
+            fresh = d.log_losses(d.train(X, Y, c, compress=compress, seed=12345, runs=200))
+            lo, hi = np.maximum(env["min"], -50), np.maximum(env["max"], -50)
+            m = 0.25 * (hi - lo) + 1e-3
+            inside = (np.maximum(fresh, -50) >= lo - m) & (np.maximum(fresh, -50) <= hi + m)
+            share = inside.all(axis=2).mean(axis=1)  # per run: the share of steps inside
+            assert share.min() >= 0.9, (c.slug, field)  # grader.toml's envelope_full_share
+            assert not (fresh > hi + m).any()  # excursions are chance dips, never above
+
+
+def test_easgd_with_no_elastic_pull_is_independent_gradient_descent():
+    runs = d.easgd(X, Y, rho=0.0, steps=20)
+    for i in range(3):
+        W = np.zeros(3)
+        for _ in range(20):
+            W = W - 0.1 * 2 * X[i] * (X[i] @ W - Y[i])
+        assert np.isclose(runs["local"][-1, i], (X[i] @ W - Y[i]) ** 2)
+    np.testing.assert_allclose(runs["center"], np.broadcast_to(runs["center"][0], (21, 3)))
+
+
+def test_easgd_center_moves_by_the_sum_of_pulls():
+    runs = d.easgd(X, Y, rho=0.5, lr=0.05, steps=200)
+    assert runs["center"][-1].max() < runs["center"][0].max()
