@@ -62,11 +62,16 @@ def main(ctx: click.Context, config: Path) -> None:
 @main.command("list")
 @click.pass_context
 def list_cmd(ctx: click.Context) -> None:
-    """List the assignments and their problems with points."""
+    """List the assignments and their problems with points.
+
+    For each problem: its automatic checks and their points, and the free-text parts an
+    instructor grades by hand. Everything comes from grader.toml (see --config)."""
     config = _config(ctx)
     for name, a in config.assignments.items():
         extra = f" + {a.extra_credit:g} extra credit" if a.extra_credit else ""
         click.secho(f"{name}: {a.title} — {a.points:g} points{extra}", bold=True)
+        if not a.problems:
+            click.echo("         no graded problems yet: `grader key` shows its computed key")
         for pid, p in a.problems.items():
             parts = ", ".join(f"{k} {v:g}" for k, v in p.checks.items())
             manual = ", ".join(f"{k} {v:g}" for k, v in p.manual.items())
@@ -217,3 +222,7 @@ def _print_table(result) -> None:
     click.secho(f"total: {result.total:g} / {result.max_points:g} automatic"
                 + (f", {result.manual_pending:g} pending manual grading"
                    if result.manual_pending else ""), bold=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -15,6 +15,7 @@ import os
 import platform
 import tempfile
 import time
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -52,6 +53,17 @@ def fingerprint(assignment_id: str, module: ModuleType, params: dict) -> tuple[s
     return digest.hexdigest(), versions
 
 
+def build_topics(topics: list[str], params: dict) -> dict:
+    """An assignment's key from reference modules: {topic: reference.<topic>.build_key(p)},
+    with p = params[topic] (grader.toml's [assignments.ID.key.<topic>]). Modules are imported
+    here, so a topic that needs torch costs nothing until its key is built."""
+    unknown = sorted(set(params) - set(topics))
+    if unknown:
+        raise KeyError(f"{', '.join(unknown)} (topics of this key: {', '.join(topics)})")
+    return {topic: importlib.import_module(f"reference.{topic}").build_key(params.get(topic))
+            for topic in topics}
+
+
 def load_key(assignment_id: str, module: ModuleType, params: dict, rebuild: bool = False) -> Key:
     """The key for this configuration, from the cache or freshly built (and then cached)."""
     digest, versions = fingerprint(assignment_id, module, params)
@@ -60,7 +72,12 @@ def load_key(assignment_id: str, module: ModuleType, params: dict, rebuild: bool
         stored = json.loads(path.read_text())
         return Key(wire.decode(stored["key"]), stored["meta"])
     started = time.perf_counter()
-    data = module.build_key(dict(params))
+    try:
+        data = module.build_key(dict(params))
+    except KeyError as exc:
+        from graders.config import ConfigError
+        raise ConfigError(f"[assignments.{assignment_id}.key] unknown parameter {exc.args[0]}; "
+                          "fix the name or remove it.") from None
     meta = {"assignment": assignment_id, "hash": digest, "versions": versions,
             "params": params, "build_seconds": round(time.perf_counter() - started, 3),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

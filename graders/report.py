@@ -42,6 +42,7 @@ def write_atomic(path: Path, text: str) -> None:
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp",
                                      encoding="utf-8") as tmp:
         tmp.write(text)
+    os.chmod(tmp.name, 0o644)  # NamedTemporaryFile creates 0600; reports are for reading
     os.replace(tmp.name, path)
 
 
@@ -80,4 +81,5 @@ def write_gradebook(results: list[GradeResult], path: Path) -> None:
                                       *columns, "error"])
         writer.writeheader()
         writer.writerows(rows)
+    os.chmod(tmp.name, 0o644)
     os.replace(tmp.name, path)

@@ -24,6 +24,7 @@ from graders.checks.numeric import ArrayCheck, EnvelopeCheck, TrajectoryCheck
 from graders.checks.statistical import TernaryQuantizerCheck
 from graders.checks.symbolic import SymbolicCheck
 from graders.config import AssignmentConfig
+from graders.keys import build_topics
 from graders.wire import encode_array
 from reference import distributed
 
@@ -36,7 +37,8 @@ CONVENTIONS = {"aggregation": [c.slug for c in distributed.CONVENTIONS]}
 
 
 def build_key(params: dict) -> dict:
-    return {"distributed": distributed.build_key(params)}
+    """Distributed SGD (2.x), the sparse lab (3.x) and CSC (4.x)."""
+    return build_topics(["distributed", "sparse", "csc"], params)
 
 
 def quantizer_cases(seed: int, clip_T: float | None) -> list[tuple[np.ndarray, float]]:
