@@ -146,7 +146,7 @@ def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment:
     files = discover(list(paths))
     if not files:
         _fail(f"no submissions (.ipynb, .py, answers.toml) found in {', '.join(map(str, paths))}.")
-    config, loaded = _assignment(ctx, assignment)
+    config, loaded = _assignment(ctx, assignment, assignment or _common_hint(files))
     click.echo(f"grading {len(files)} submission(s) of {loaded.id} with "
                f"{jobs or config.workers} worker(s)")
     results = _grade_all(files, config, loaded, audience="instructor",
@@ -159,13 +159,27 @@ def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment:
                 fg="green")
 
 
+def _common_hint(files: list[Path]) -> str | None:
+    """The assignment the readable submissions name (notebook metadata, answer sheets), if
+    they agree on one; unreadable files are graded later and name nothing."""
+    from graders.submission import SubmissionError, load
+    hints = set()
+    for f in files:
+        try:
+            hints.add(load(f).assignment_hint)
+        except SubmissionError:
+            continue
+    hints.discard(None)
+    return hints.pop() if len(hints) == 1 else None
+
+
 def _folder_names(files: list[Path]) -> dict[Path, str]:
     """A distinct output folder name per submission, from its student name."""
-    from graders.submission import _student_name
+    from graders.submission import student_name
     names: dict[Path, str] = {}
     used: set[str] = set()
     for f in files:
-        base = _student_name(f) or "submission"
+        base = student_name(f) or "submission"
         name, n = base, 1
         while name in used:
             n += 1

@@ -138,8 +138,10 @@ def _ended_because(end: dict, limits: Limits) -> str | None:
     if end.get("limit"):
         return str(end["limit"])
     code = end.get("exit")
-    if code in (0, None):
-        return None if end.get("exit") == 0 else "ended the worker"
+    if code == 0:
+        return None
+    if not isinstance(code, int):
+        return "ended the worker"
     if code < 0:
         return f"was killed by signal {-code}"
     return f"ended the worker with exit code {code}"

@@ -127,7 +127,9 @@ def grade(path: Path, assignment: Assignment, pool: WorkerPool, limits: Limits,
 
 def _answers(submission: Submission, assignment: Assignment, pool: WorkerPool,
              limits: Limits, result: GradeResult) -> dict[str, ProbeResult]:
-    """Probe results: from the sandbox for code, straight from the sheet for answers.toml."""
+    """Probe results: from the sandbox for code, straight from the sheet for answers.toml
+    (TOML values are data already: numbers, lists the checks turn into arrays, tables,
+    and strings that symbolic checks parse as formulas)."""
     if submission.cells:
         execution: Execution = execute(pool, submission.cells, assignment.probes(), limits)
         result.cells, result.limits_hit = execution.cells, execution.limits_hit
@@ -135,20 +137,12 @@ def _answers(submission: Submission, assignment: Assignment, pool: WorkerPool,
     results = {}
     for probe in assignment.probes():
         if probe.kind == "value" and probe.name in submission.answers:
-            results[probe.id] = ProbeResult(True, _from_toml(submission.answers[probe.name]))
+            results[probe.id] = ProbeResult(True, submission.answers[probe.name])
         else:
             why = ("functions cannot be given in an answer sheet; submit the notebook"
                    if probe.kind == "call" else f"{probe.name} is not in the answer sheet")
             results[probe.id] = ProbeResult(False, error=why)
     return results
-
-
-def _from_toml(value):
-    """TOML values as the checks expect them: tables with numeric keys stay dicts, lists of
-    numbers stay lists (checks turn them into arrays), strings are formulas or text."""
-    if isinstance(value, dict):
-        return {k: _from_toml(v) for k, v in value.items()}
-    return value
 
 
 def _shows_key(policy: str, audience: str) -> bool:

@@ -16,6 +16,7 @@ import platform
 import tempfile
 import time
 import importlib
+from importlib import metadata
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -43,9 +44,17 @@ def cache_dir() -> Path:
     return Path(base) / "keys"
 
 
+def _installed(package: str) -> str | None:
+    """A package's version without importing it (torch takes seconds to import)."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def fingerprint(assignment_id: str, module: ModuleType, params: dict) -> tuple[str, dict]:
     versions = {"python": platform.python_version(), "numpy": np.__version__,
-                "sympy": sympy.__version__}
+                "sympy": sympy.__version__, "torch": _installed("torch")}
     digest = hashlib.sha256()
     for source in sorted(REFERENCE_DIR.glob("*.py")) + [Path(module.__file__), *FORMAT_CODE]:
         digest.update(source.name.encode() + b"\0" + source.read_bytes())

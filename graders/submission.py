@@ -65,7 +65,7 @@ def load(path: Path) -> Submission:
                               "do by default).") from None
     if not text.strip():
         raise SubmissionError(f"{path}: the file is empty. Submit the saved file with your work.")
-    student = _student_name(path)
+    student = student_name(path)
     if path.suffix == ".ipynb":
         cells, hint = _notebook_cells(path, text)
         return Submission(path, student, cells=cells, assignment_hint=hint)
@@ -82,7 +82,7 @@ def load(path: Path) -> Submission:
                       assignment_hint=hint if isinstance(hint, str) else None)
 
 
-def _student_name(path: Path) -> str:
+def student_name(path: Path) -> str:
     """The student id: the file's stem, or its folder's name for a generic file name."""
     generic = {"answers", "submission"}
     return path.parent.name if path.stem.lower() in generic and path.parent.name else path.stem

@@ -63,7 +63,7 @@ def test_grade_a_folder_does_not_stop_at_broken_submissions(config_path, tmp_pat
     (batch / "corrupt.ipynb").write_text("{not json")
     (batch / "latin1.py").write_bytes(b"x = '\xe9'\n")
     out = tmp_path / "out"
-    result = invoke(config_path, "grade", batch, "-o", out, "-a", "duke-hw2")
+    result = invoke(config_path, "grade", batch, "-o", out)  # assignment from the notebooks
     assert result.exit_code == 0, result.output
     assert "done: 5 graded (2 unreadable)" in result.output
     rows = {r["student"]: r for r in csv.DictReader((out / "gradebook.csv").open())}

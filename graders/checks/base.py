@@ -82,11 +82,12 @@ class Check:
 
 def best_variant(variants: dict[str, Any], accepted: list[str],
                  score: Callable[[Any], Outcome]) -> Outcome:
-    """Score the answer against every accepted variant; return the best, naming it."""
+    """Score the answer against every accepted variant; return the best, naming it where
+    there was a choice."""
     best: Outcome | None = None
     for name in accepted:
         outcome = score(variants[name])
-        outcome.variant = name if outcome.fraction > 0 else None
+        outcome.variant = name if outcome.fraction > 0 and len(variants) > 1 else None
         if best is None or outcome.fraction > best.fraction:
             best = outcome
         if outcome.fraction >= 1:

@@ -206,3 +206,30 @@ class EnvelopeCheck(Check):
                                               atol=self.atol).all():
                 return [name]
         return []
+
+
+class ExactCheck(Check):
+    """An answer that must equal the key exactly: a boolean (True/False questions), an integer
+    (a count, a bit size) or a string, compared by value and type (True is not 1)."""
+
+    kind = "exact"
+
+    def __init__(self, id, title, probe: Probe, variants: dict, accepted: list[str]):
+        super().__init__(id, title, [probe])
+        self.variants, self.accepted = variants, accepted
+
+    def evaluate(self, results: dict[str, ProbeResult]) -> Outcome:
+        value = results[self.probes[0].id].value
+        if isinstance(value, np.ndarray) and value.shape == ():
+            value = value.item()  # a numpy scalar crosses the wire as a 0-d array
+
+        def score(key) -> Outcome:
+            if isinstance(key, bool) != isinstance(value, bool) or not isinstance(
+                    value, (bool, int, str)) or isinstance(key, str) != isinstance(value, str):
+                return Outcome(0.0, f"expected {type(key).__name__}, got {type_name(value)}",
+                               show(value), show(key), "exact")
+            same = value == key
+            return Outcome(float(same), "correct" if same else f"{value!r} is not the answer",
+                           show(value), show(key), "exact")
+
+        return best_variant(self.variants, self.accepted, score)

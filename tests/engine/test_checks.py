@@ -134,3 +134,14 @@ def test_symbolic_equivalence_in_any_form():
     check = SymbolicCheck("c", "t", P, {"k": key}, ["k"])
     assert check.evaluate(ok("[x + y, 2*x]")).fraction == 1
     assert "could not read" in check.evaluate(ok("import os")).message
+
+
+def test_exact_check_compares_value_and_type():
+    from graders.checks.numeric import ExactCheck
+    truth = ExactCheck("c", "t", P, {"k": False}, ["k"])
+    assert truth.evaluate(ok(False)).fraction == 1
+    assert truth.evaluate(ok(True)).fraction == 0
+    assert "expected bool, got int" in truth.evaluate(ok(0)).message
+    count = ExactCheck("c", "t", P, {"n+1": 225, "n": 212}, ["n+1", "n"])
+    assert count.evaluate(ok(np.array(212))).variant == "n"
+    assert count.evaluate(ok("225")).fraction == 0
