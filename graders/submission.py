@@ -35,6 +35,8 @@ class Submission:
     cells: list[str] = field(default_factory=list)
     answers: dict = field(default_factory=dict)
     assignment_hint: str | None = None
+    markdown: list[str] = field(default_factory=list)  # the notebook's markdown cells, in order
+    from_zip: bool = False  # unpacked from a .zip upload (a policy may deduct for it)
 
     @property
     def kind(self) -> str:
@@ -67,8 +69,8 @@ def load(path: Path) -> Submission:
         raise SubmissionError(f"{path}: the file is empty. Submit the saved file with your work.")
     student = student_name(path)
     if path.suffix == ".ipynb":
-        cells, hint = _notebook_cells(path, text)
-        return Submission(path, student, cells=cells, assignment_hint=hint)
+        cells, markdown, hint = _notebook_cells(path, text)
+        return Submission(path, student, cells=cells, assignment_hint=hint, markdown=markdown)
     if path.suffix == ".py":
         cells = [c for c in CELL_MARKER.split(text) if c.strip()]
         return Submission(path, student, cells=cells)
@@ -88,7 +90,7 @@ def student_name(path: Path) -> str:
     return path.parent.name if path.stem.lower() in generic and path.parent.name else path.stem
 
 
-def _notebook_cells(path: Path, text: str) -> tuple[list[str], str | None]:
+def _notebook_cells(path: Path, text: str) -> tuple[list[str], list[str], str | None]:
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
@@ -105,8 +107,9 @@ def _notebook_cells(path: Path, text: str) -> tuple[list[str], str | None]:
     if not cells:
         raise SubmissionError(f"{path}: the notebook has no code. Check that you submitted "
                               "the notebook with your solutions, saved.")
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
     hint = nb.metadata.get("grader", {}).get("assignment")
-    return cells, hint if isinstance(hint, str) else None
+    return cells, markdown, hint if isinstance(hint, str) else None
 
 
 def discover(paths: list[Path]) -> list[Path]:
