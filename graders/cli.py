@@ -10,11 +10,6 @@ import click
 
 from graders import ROOT
 
-#: What the sandbox provides in this version; shown on every report.
-ISOLATION = ("not isolated: separate worker process with rlimits and wall clocks, "
-             "but no namespace or uid isolation")
-
-
 def _config(ctx: click.Context):
     from graders.config import ConfigError, load
     try:
@@ -119,7 +114,9 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
     except SubmissionError as exc:
         _fail(str(exc))
     config, loaded = _assignment(ctx, assignment, submission.assignment_hint)
-    results = _grade_all([file], config, loaded, audience="student", workers=1)
+    from graders.sandbox.isolation import detect
+    isolation = detect()  # a self-check holds no keys worth stealing: whatever works will do
+    results = _grade_all([file], config, loaded, isolation, audience="student", workers=1)
     result = results[0]
     _print_table(result)
     folder = output or Path("reports/out/check") / result.student
@@ -135,9 +132,12 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
 @click.option("-a", "--assignment", help="Assignment id (default: from the notebooks).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
               help="Submissions graded in parallel [default: grader.toml's workers].")
+@click.option("--no-isolation", is_flag=True,
+              help="Grade even where the sandbox cannot isolate submissions (see `grader "
+                   "doctor`); every report then says it ran unisolated.")
 @click.pass_context
 def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment: str | None,
-          jobs: int | None) -> None:
+          jobs: int | None, no_isolation: bool) -> None:
     """Grade every submission in PATHS (files, or folders searched for .ipynb, .py and
     answers.toml) into OUTPUT/<student>/report.html and result.json, plus
     OUTPUT/gradebook.csv. A broken submission gets zero with its reason; the batch goes on."""
@@ -147,9 +147,15 @@ def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment:
     if not files:
         _fail(f"no submissions (.ipynb, .py, answers.toml) found in {', '.join(map(str, paths))}.")
     config, loaded = _assignment(ctx, assignment, assignment or _common_hint(files))
+    from graders.sandbox.isolation import detect
+    isolation = detect()
+    if not isolation.isolated and not no_isolation:
+        _fail("refusing to grade without isolation: " + "; ".join(isolation.notes) + ". Run "
+              "`grader doctor` for details, or pass --no-isolation to grade anyway (student "
+              "code could then read the answer keys; every report will say so).")
     click.echo(f"grading {len(files)} submission(s) of {loaded.id} with "
-               f"{jobs or config.workers} worker(s)")
-    results = _grade_all(files, config, loaded, audience="instructor",
+               f"{jobs or config.workers} worker(s); sandbox: {isolation.describe()}")
+    results = _grade_all(files, config, loaded, isolation, audience="instructor",
                          workers=jobs or config.workers,
                          on_result=lambda r, i, n: _summary_line(r, i, n, output, write_result))
     gradebook = output / "gradebook.csv"
@@ -157,6 +163,23 @@ def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment:
     failed = sum(1 for r in results if r.error)
     click.secho(f"done: {len(results)} graded ({failed} unreadable), gradebook: {gradebook}",
                 fg="green")
+
+
+@main.command()
+def doctor() -> None:
+    """Report which isolation layers work on this machine.
+
+    Starts a real sandbox and checks from inside what a submission would see: its uid, the
+    pid namespace, the network, whether the project, the answer keys and your home are
+    hidden, the process limit, and the cgroup caps. Instructor grading (`grader grade`)
+    refuses to run unisolated unless given --no-isolation."""
+    from graders.sandbox.doctor import check as check_layers
+    isolation, layers = check_layers()
+    for layer in layers:
+        mark = click.style(" ok ", fg="green") if layer.ok else click.style("MISS", fg="red")
+        click.echo(f"[{mark}] {layer.name:<32} {layer.detail}")
+    verdict = isolation.describe()
+    click.secho(f"sandbox: {verdict}", fg="green" if isolation.isolated else "red", bold=True)
 
 
 def _common_hint(files: list[Path]) -> str | None:
@@ -189,16 +212,16 @@ def _folder_names(files: list[Path]) -> dict[Path, str]:
     return names
 
 
-def _grade_all(files, config, loaded, audience: str, workers: int, on_result=None):
+def _grade_all(files, config, loaded, isolation, audience: str, workers: int, on_result=None):
     from graders.grading import grade as grade_one
     from graders.sandbox.pool import WorkerPool
     workers = max(1, min(workers, len(files)))
     names = _folder_names(files)
     results = []
-    with WorkerPool(workers, loaded.config.preload) as pool, \
+    with WorkerPool(workers, loaded.config.preload, isolation, config.limits.memory_mb) as pool, \
             ThreadPoolExecutor(workers) as executor:
         futures = {executor.submit(grade_one, f, loaded, pool, config.limits, audience,
-                                   ISOLATION): f for f in files}
+                                   isolation.describe()): f for f in files}
         for done, future in enumerate(as_completed(futures), start=1):
             result = future.result()
             result.student = names[futures[future]]

@@ -26,7 +26,7 @@ SHOW_KEY = ("always", "instructor", "never")
 LIMIT_KEYS = {"cell_seconds": "cell_s", "probe_seconds": "probe_s",
               "submission_seconds": "job_s", "memory_mb": "memory_mb", "file_mb": "file_mb",
               "open_files": "open_files", "output_chars": "output_chars",
-              "result_mb": "result_bytes"}
+              "result_mb": "result_bytes", "processes": "processes"}
 
 
 class ConfigError(Exception):

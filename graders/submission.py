@@ -5,6 +5,8 @@ Accepted forms:
   .py            a script; `# %%` lines split it into cells (the percent format of Jupytext/VS Code)
   answers.toml   values only (numbers, lists, formulas as strings), for problems whose answer is a
                  value; functions cannot be given this way
+  .zip           an upload holding one of the above; unpacked by graders.unzip (no traversal,
+                 no links, capped size and ratio) and flagged `from_zip` for policies
 
 Every problem is a `SubmissionError` whose message names the file, what is wrong and the fix.
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-SUFFIXES = (".ipynb", ".py", ".toml")
+SUFFIXES = (".ipynb", ".py", ".toml", ".zip")
 MAX_BYTES = 20 * 1024 * 1024
 CELL_MARKER = re.compile(r"^# ?%%.*$", re.MULTILINE)
 
@@ -58,6 +60,8 @@ def load(path: Path) -> Submission:
         raise SubmissionError(f"{path}: {size / 2**20:.0f} MiB is over the {MAX_BYTES // 2**20} "
                               "MiB limit. Clear the notebook's outputs (Kernel > Restart & "
                               "Clear Output) and save it again.")
+    if path.suffix == ".zip":
+        return _from_zip(path)
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
@@ -82,6 +86,30 @@ def load(path: Path) -> Submission:
     hint = answers.pop("assignment", None)
     return Submission(path, student, answers=answers,
                       assignment_hint=hint if isinstance(hint, str) else None)
+
+
+def _from_zip(path: Path) -> Submission:
+    """The one notebook, script or answers.toml inside a zip upload (read into memory; the
+    unpacked files are removed at once)."""
+    import tempfile
+
+    from graders.unzip import UnsafeZip, extract
+    with tempfile.TemporaryDirectory(prefix="grader-zip-") as tmp:
+        folder = Path(tmp)
+        try:
+            files = extract(path, folder)
+        except UnsafeZip as exc:
+            raise SubmissionError(f"{path}: refused: {exc}. Upload the notebook itself.") \
+                from None
+        inner = [f for f in files if (f.suffix in (".ipynb", ".py") or f.name == "answers.toml")
+                 and not any(p.startswith((".", "__MACOSX")) for p in f.relative_to(folder).parts)]
+        if len(inner) != 1:
+            found = ", ".join(f.name for f in inner) or "none"
+            raise SubmissionError(f"{path}: a zip upload must hold exactly one notebook, script "
+                                  f"or answers.toml (found: {found}). Upload the notebook itself.")
+        submission = load(inner[0])
+    submission.path, submission.student, submission.from_zip = path, student_name(path), True
+    return submission
 
 
 def student_name(path: Path) -> str:

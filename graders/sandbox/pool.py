@@ -24,6 +24,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from graders.sandbox.isolation import Isolation
+
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 #: Environment variables passed through to the worker (OpenBLAS needs these on some CPUs).
 PASS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG")
@@ -41,6 +43,7 @@ class Limits:
     open_files: int = 256
     output_chars: int = 20_000
     result_bytes: int = 64 * 1024 * 1024
+    processes: int = 64
 
 
 @dataclass
@@ -56,11 +59,12 @@ class WorkerLost(RuntimeError):
 
 
 class Worker:
-    """One warm zygote process and its pipes."""
+    """One warm zygote process (slot `slot`) and its pipes."""
 
-    def __init__(self, scratch: Path, preload: list[str]):
-        self.scratch = scratch
-        self.preload = preload
+    def __init__(self, scratch: Path, preload: list[str], slot: int, isolation: Isolation,
+                 memory_mb: int):
+        self.scratch, self.preload, self.slot = scratch, preload, slot
+        self.isolation, self.memory_mb = isolation, memory_mb
         self.jobs_run = 0
         self._start()
 
@@ -73,12 +77,15 @@ class Worker:
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "PYTHONDONTWRITEBYTECODE": "1"}
         env.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})
+        if self.isolation.isolated:
+            env.update(HOME="/tmp", IPYTHONDIR="/tmp/.ipython", MPLCONFIGDIR="/tmp/.mpl")
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", str(WORKER_SCRIPT)], cwd=home, env=env,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            self.isolation.command(self.slot, WORKER_SCRIPT, self.memory_mb), cwd=home,
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True)
         self._buffer = b""
-        self._send({"preload": self.preload})
+        self._send({"preload": self.preload, "jobs_root": self.isolation.jobs_root,
+                    "reap": self.isolation.isolated})
         ready = self._read_event(time.monotonic() + 120, cap=1 << 16)
         if ready.get("ev") != "ready":
             self.kill()
@@ -114,10 +121,10 @@ class Worker:
             raise WorkerLost("the worker sent a malformed line")
         return event
 
-    def run(self, job: Job, workdir: Path, job_id: str) -> list[dict]:
+    def run(self, job: Job, job_id: str) -> list[dict]:
         """Send one job; return its events, the last being the zygote's "end"."""
         self._send({"id": job_id, "cells": job.cells, "probes": job.probes,
-                    "skip": job.skip, "limits": asdict(job.limits), "workdir": str(workdir)})
+                    "skip": job.skip, "limits": asdict(job.limits)})
         deadline = time.monotonic() + job.limits.job_s + 30
         budget = job.limits.result_bytes + (1 << 20)
         events = []
@@ -144,15 +151,19 @@ class Worker:
 
 
 class WorkerPool:
-    """`slots` warm workers; `run(job)` is thread-safe and blocks until a worker is free."""
+    """`slots` warm workers; `run(job)` is thread-safe and blocks until a worker is free.
+    `isolation` (graders.sandbox.isolation) confines each slot; default: none."""
 
-    def __init__(self, slots: int = 1, preload: list[str] | None = None):
+    def __init__(self, slots: int = 1, preload: list[str] | None = None,
+                 isolation: Isolation | None = None, memory_mb: int = 2048):
         self.root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         self.preload = list(preload or [])
+        self.isolation = isolation or Isolation("none")
         self._free: queue.Queue[Worker] = queue.Queue()
         self._counter = 0
         self._lock = threading.Lock()
-        self._workers = [Worker(self.root / f"slot{i}", self.preload) for i in range(slots)]
+        self._workers = [Worker(self.root / f"slot{i}", self.preload, i, self.isolation,
+                                memory_mb) for i in range(slots)]
         for worker in self._workers:
             self._free.put(worker)
 
@@ -161,20 +172,20 @@ class WorkerPool:
             self._counter += 1
             job_id = f"job{self._counter}"
         worker = self._free.get()
-        workdir = Path(tempfile.mkdtemp(prefix=job_id + "-", dir=self.root))
         try:
-            return worker.run(job, workdir, job_id)
+            return worker.run(job, job_id)
         except WorkerLost as exc:
             worker.restart()
             return [{"ev": "end", "limit": None, "step": None, "exit": None,
                      "lost": str(exc), "seconds": None}]
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
             self._free.put(worker)
 
     def close(self) -> None:
         for worker in self._workers:
             worker.kill()
+        if self.isolation.cgroups is not None:
+            self.isolation.cgroups.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> "WorkerPool":

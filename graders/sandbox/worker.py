@@ -24,9 +24,12 @@ import base64
 import gc
 import io
 import json
+
+dumps = json.dumps  # bound before any student code runs: patching json later changes nothing
 import os
 import resource
 import select
+import shutil
 import signal
 import sys
 import time
@@ -240,11 +243,11 @@ def answer_probe(probe, namespace):
     return np.stack(results)
 
 
-def child_main(job, write_fd):
+def child_main(job, workdir, write_fd):
     """In the forked child: confine, then run the job; events go to `write_fd` only."""
     os.setpgid(0, 0)
     limits = job["limits"]
-    os.chdir(job["workdir"])
+    os.chdir(workdir)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     log = os.open("fd-output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -255,12 +258,14 @@ def child_main(job, write_fd):
     for name, value in (("RLIMIT_AS", limits["memory_mb"] * megabyte),
                         ("RLIMIT_FSIZE", limits["file_mb"] * megabyte),
                         ("RLIMIT_NOFILE", limits["open_files"]),
+                        ("RLIMIT_NPROC", limits["processes"]),  # per uid; root ignores it
+                        ("RLIMIT_CPU", int(limits["job_s"]) + 1),
                         ("RLIMIT_CORE", 0)):
         resource.setrlimit(getattr(resource, name), (value, value))
     stream = os.fdopen(write_fd, "w", buffering=1)
 
     def emit(event):
-        stream.write(json.dumps(event, allow_nan=False) + "\n")
+        stream.write(dumps(event, allow_nan=False) + "\n")
         stream.flush()
 
     try:
@@ -283,7 +288,7 @@ def supervise(job, pid, read_fd, send):
     started = time.monotonic()
     job_deadline = started + limits["job_s"]
     step_deadline, step_name = None, None
-    received, buffer, limit_hit = 0, b"", None
+    received, buffer, limit_hit, finished = 0, b"", None, False
     while True:
         now = time.monotonic()
         deadline = min(job_deadline, step_deadline or job_deadline)
@@ -319,7 +324,9 @@ def supervise(job, pid, read_fd, send):
             elif kind in ("cell_end", "probe_end"):
                 step_deadline, step_name = None, None
             send(event)
-        if limit_hit:
+            if kind in ("done", "crash"):
+                finished = True  # processes the job left behind may hold the pipe open
+        if limit_hit or finished:
             break
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -331,6 +338,8 @@ def supervise(job, pid, read_fd, send):
           "exit": os.waitstatus_to_exitcode(status), "seconds": time.monotonic() - started})
 
 
+#: Shared scratch folders inside the sandbox, emptied after every job.
+SCRATCH = ("/tmp", "/dev/shm", "/job")
 CHILD_EVENTS = {"cell_start", "cell_end", "probe_start", "probe_end", "done", "crash"}
 
 
@@ -354,9 +363,38 @@ def fmt_s(seconds):
     return ("%g" % seconds) + " s"
 
 
+def reap_strays():
+    """Kill every process left in this sandbox's pid namespace but the zygote and pid 1 (a
+    daemon a job started with setsid escapes its process group, not the namespace). Only
+    called inside a pid namespace: outside one this would reach the user's other processes."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in (1, os.getpid()):
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                break
+        except ChildProcessError:
+            break
+
+
+def not_dumpable():
+    """PR_SET_DUMPABLE = 0: a job (same uid) cannot ptrace the zygote or read its memory."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def serve():
     out = sys.stdout
     settings = json.loads(sys.stdin.readline())
+    jobs_root = settings.get("jobs_root") or os.getcwd()
+    not_dumpable()
     for module in settings.get("preload", []):
         try:
             __import__(module)
@@ -376,14 +414,29 @@ def serve():
     send({"ev": "ready", "pid": os.getpid()})
     for line in sys.stdin:
         job = json.loads(line)
+        workdir = os.path.join(jobs_root, job["id"])
+        os.mkdir(workdir, 0o700)
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            child_main(job, write_fd)
+            child_main(job, workdir, write_fd)
         os.close(write_fd)
         supervise(job, pid, read_fd,
                   lambda event, job_id=job["id"]: send({**event, "job": job_id}))
+        shutil.rmtree(workdir, ignore_errors=True)
+        if settings.get("reap"):
+            reap_strays()
+            for scratch in SCRATCH:  # what a job left there must not reach the next job
+                for entry in os.listdir(scratch) if os.path.isdir(scratch) else ():
+                    path = os.path.join(scratch, entry)
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        try:
+                            os.unlink(path)
+                        except OSError:
+                            pass
 
 
 if __name__ == "__main__":

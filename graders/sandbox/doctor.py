@@ -1,0 +1,103 @@
+"""`grader doctor`: which isolation layers work on this machine, checked from inside a sandbox.
+
+Each layer is a `Layer(name, ok, detail)`. The checks that matter are made by a small script
+run in a real worker slot, so they report what a submission would actually see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from graders import ROOT
+from graders.keys import cache_dir
+from graders.sandbox.isolation import Isolation, detect
+from graders.sandbox.pool import WORKER_SCRIPT
+
+PROBE = """
+import json, os, socket
+out = {"uid": os.getuid(), "pid": os.getpid()}
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=2); out["network"] = True
+except OSError:
+    out["network"] = False
+out["visible"] = {p: os.path.exists(p) for p in PATHS}
+out["proc_count"] = sum(e.isdigit() for e in os.listdir("/proc"))
+print(json.dumps(out))
+"""
+
+
+@dataclass
+class Layer:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check() -> tuple[Isolation, list[Layer]]:
+    isolation = detect(use_cgroups=True)
+    bwrap = shutil.which("bwrap")
+    layers = [
+        Layer("Linux", platform.system() == "Linux", platform.platform()),
+        Layer("bubblewrap", bwrap is not None,
+              _version(bwrap) if bwrap else "missing: apt-get install bubblewrap"),
+    ]
+    root = os.geteuid() == 0
+    layers.append(Layer("separate uid per slot", isolation.kind == "bubblewrap-root",
+                        "setpriv drops to uid 61000+slot inside the sandbox" if root else
+                        "not root: the sandbox runs as your own uid in a user namespace"))
+    layers.append(Layer("sandbox starts", isolation.isolated,
+                        isolation.describe() if isolation.isolated else "; ".join(isolation.notes)))
+    if isolation.isolated:
+        seen = _probe_inside(isolation)
+        visible = [p for p in _secret_paths() if seen["visible"].get(p)]
+        layers += [
+            Layer("pid namespace", seen["proc_count"] < 10,
+                  f"{seen['proc_count']} processes visible inside"),
+            Layer("no network", not seen["network"], "a connection attempt from inside "
+                  + ("succeeded" if seen["network"] else "failed, as it should")),
+            Layer("project, keys and home hidden", not visible,
+                  "visible inside: " + ", ".join(visible) if visible else
+                  "reference/, graders/, grader.toml, the key cache, ~/.cache and /etc are "
+                  "not there"),
+            Layer("process limit (RLIMIT_NPROC)", seen["uid"] != 0,
+                  f"uid {seen['uid']} inside: each job's processes are capped per uid"
+                  if seen["uid"] != 0
+                  else "uid 0 inside: root ignores RLIMIT_NPROC"),
+        ]
+    cg = isolation.cgroups
+    layers.append(Layer("cgroup memory and process caps", cg is not None,
+                        f"memory: {cg.memory}; pids: {cg.pids}" if cg else
+                        "none writable here: rlimits (address space, processes) only"))
+    if cg is not None:
+        cg.close()
+    layers.append(Layer("rlimits", True, "address space, file size, open files, processes, "
+                        "CPU time, no core files; wall clocks per cell and per submission"))
+    return isolation, layers
+
+
+def _version(bwrap: str) -> str:
+    try:
+        return subprocess.run([bwrap, "--version"], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "installed (version unknown)"
+
+
+def _secret_paths() -> list[str]:
+    """What a submission must not see: the project, the key cache, the host's home and users."""
+    return [str(ROOT / "reference"), str(ROOT / "graders"), str(ROOT / "grader.toml"),
+            str(cache_dir()), "/etc/passwd", str(Path.home() / ".cache")]
+
+
+def _probe_inside(isolation: Isolation) -> dict:
+    argv = isolation.command(0, WORKER_SCRIPT, 1024)
+    script = f"PATHS = {json.dumps(_secret_paths())}\n" + PROBE
+    done = subprocess.run(argv[:-2] + ["-c", script], capture_output=True, text=True,
+                          timeout=60, env={"PATH": "/usr/bin:/bin"})
+    return json.loads(done.stdout.strip().splitlines()[-1])
