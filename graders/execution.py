@@ -71,10 +71,10 @@ def execute(pool: WorkerPool, cells: list[str], probes: list[Probe],
                 results[open_probe] = _probe_result(event, limits)
                 open_probe = None
         end = events[-1]
-        reason = _ended_because(end, limits)
-        if reason is None and open_cell is None and open_probe is None:
-            break  # the job finished normally
-        reason = reason or "ended the worker"
+        if any(e.get("ev") == "done" for e in events) and open_cell is None \
+                and open_probe is None:
+            break  # the job finished (the zygote kills what it leaves behind: exit is moot)
+        reason = _ended_because(end, limits) or "ended the worker"
         if open_cell is not None:
             what = end.get("limit") or f"cell {open_cell + 1} {reason}"
             limits_hit.append(what)

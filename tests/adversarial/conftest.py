@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,9 +76,15 @@ def graded(hw2, course, isolation, listener, tmp_path_factory):
     return out
 
 
-def sandbox_processes() -> list[str]:
-    """Processes of the slot uids (61000+) still alive on the host."""
-    listing = subprocess.run(["ps", "-e", "-o", "uid=,pid=,args="], capture_output=True,
-                             text=True).stdout
-    return [line for line in listing.splitlines()
-            if 61000 <= int(line.split()[0]) < 61100 or "987654" in line]
+def sandbox_processes(settle_s: float = 10.0) -> list[str]:
+    """Processes of the slot uids (61000+) still alive on the host, after giving the kernel
+    up to `settle_s` to tear down namespaces whose init was killed (that is asynchronous)."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        listing = subprocess.run(["ps", "-e", "-o", "uid=,pid=,args="], capture_output=True,
+                                 text=True).stdout
+        left = [line for line in listing.splitlines()
+                if 61000 <= int(line.split()[0]) < 61100 or "987654" in line]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
