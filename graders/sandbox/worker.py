@@ -261,7 +261,10 @@ def child_main(job, workdir, write_fd):
                         ("RLIMIT_NPROC", limits["processes"]),  # per uid; root ignores it
                         ("RLIMIT_CPU", int(limits["job_s"]) + 1),
                         ("RLIMIT_CORE", 0)):
-        resource.setrlimit(getattr(resource, name), (value, value))
+        try:
+            resource.setrlimit(getattr(resource, name), (value, value))
+        except (ValueError, OSError, AttributeError):
+            pass  # not supported here (macOS has no RLIMIT_AS): the wall clocks still hold
     stream = os.fdopen(write_fd, "w", buffering=1)
 
     def emit(event):

@@ -63,8 +63,9 @@ def main() -> None:
     course = config.load(ROOT / "grader.toml")
     hw2 = load_assignment(course, "duke-hw2")
     submission = load(NOTEBOOK)
+    from graders.sandbox.isolation import detect
     warm, sandbox = [], []
-    with WorkerPool(1, hw2.config.preload) as pool:
+    with WorkerPool(1, hw2.config.preload, detect(), course.limits.memory_mb) as pool:
         grade(NOTEBOOK, hw2, pool, course.limits, "student", "bench")  # warm the caches
         for _ in range(args.repeat):
             started = time.perf_counter()
@@ -86,7 +87,8 @@ def main() -> None:
             ("warm: one submission graded in-process", statistics.median(warm)),
             ("  of which sandbox execution (cells + probes)", statistics.median(sandbox)),
             (f"batch: grader grade, {args.batch} submissions, per submission", batch / args.batch)]
-    print(f"duke-hw2 solution notebook, median of {args.repeat} runs, {course.workers} workers")
+    print(f"duke-hw2 solution notebook, median of {args.repeat} runs, {course.workers} workers;"
+          f" sandbox: {detect().kind}")
     for label, seconds in rows:
         print(f"{label:<58} {seconds:7.3f} s   x{seconds / base:5.2f} of baseline")
     shutil.rmtree(work, ignore_errors=True)
