@@ -25,6 +25,9 @@ class Problem:
     title: str
     checks: list[Check] = field(default_factory=list)
     manual: dict[str, str] = field(default_factory=dict)  # part id -> what the instructor grades
+    # parts grader.toml lists as checks whose key is not shipped (a True/False statement left
+    # for the instructor): graded by hand, with the check's points, until the key is filled in
+    unkeyed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -104,7 +107,8 @@ def _match_config(settings: AssignmentConfig, problems: list[Problem], config: C
             raise ConfigError(f'{where}."{problem.id}"] is missing; add it with the points of '
                               f"its checks ({', '.join(c.id for c in problem.checks)}).")
         cfg = settings.problems[problem.id]
-        for part, declared, names in (("checks", cfg.checks, [c.id for c in problem.checks]),
+        checks = [c.id for c in problem.checks] + list(problem.unkeyed)
+        for part, declared, names in (("checks", cfg.checks, checks),
                                       ("manual", cfg.manual, list(problem.manual))):
             if set(declared) != set(names):
                 raise ConfigError(f'{where}."{problem.id}".{part}] lists '

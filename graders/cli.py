@@ -64,14 +64,38 @@ def list_cmd(ctx: click.Context) -> None:
     config = _config(ctx)
     for name, a in config.assignments.items():
         extra = f" + {a.extra_credit:g} extra credit" if a.extra_credit else ""
-        click.secho(f"{name}: {a.title} — {a.points:g} points{extra}", bold=True)
+        cap = f", capped at {a.points:g}" if a.cap else ""
+        click.secho(f"{name}: {a.title} — {a.points:g} points{extra}{cap}", bold=True)
+        for policy in _policy_lines(a.policies):
+            click.echo(f"         policy: {policy}")
         if not a.problems:
             click.echo("         no graded problems yet: `grader key` shows its computed key")
+        true_false = a.key_params.get("true_false")
         for pid, p in a.problems.items():
             parts = ", ".join(f"{k} {v:g}" for k, v in p.checks.items())
             manual = ", ".join(f"{k} {v:g}" for k, v in p.manual.items())
-            line = f"  {pid:>5}  {p.points:>4g} pts   auto: {parts}"
+            line = f"  {pid:>5}  {p.points:>4g} pts   auto: {parts or '-'}"
+            if true_false is not None and TRUE_FALSE_CHECK in p.checks:
+                line += ("   (T/F key shipped)" if pid in true_false else
+                         f"   (no T/F key: answer graded by hand until "
+                         f'[assignments.{name}.key.true_false] "{pid}" is set)')
             click.echo(line + (f"   manual: {manual}" if manual else ""))
+
+
+#: The check of a True/False statement; its key is [assignments.ID.key.true_false]."N".
+TRUE_FALSE_CHECK = "answer"
+
+
+def _policy_lines(policies) -> list[str]:
+    lines = []
+    if policies.zip_penalty:
+        lines.append(f"{policies.zip_penalty:.0%} deducted for a submission uploaded as a zip")
+    if policies.late:
+        late = policies.late
+        lines.append(f"late: {late.per_day:.0%} per day after {late.free_days:g} free day(s)"
+                     + (f", no credit after {late.max_days:g}" if late.max_days != float("inf")
+                        else "") + " (days_late from the --manual CSV)")
+    return lines
 
 
 @main.command()
@@ -132,12 +156,16 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
 @click.option("-a", "--assignment", help="Assignment id (default: from the notebooks).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
               help="Submissions graded in parallel [default: grader.toml's workers].")
+@click.option("--manual", "manual_csv", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), default=None,
+              help="Instructor's manual scores (and days_late), in the gradebook's columns: "
+                   "merged so the gradebook holds the final mark.")
 @click.option("--no-isolation", is_flag=True,
               help="Grade even where the sandbox cannot isolate submissions (see `grader "
                    "doctor`); every report then says it ran unisolated.")
 @click.pass_context
 def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment: str | None,
-          jobs: int | None, no_isolation: bool) -> None:
+          jobs: int | None, no_isolation: bool, manual_csv: Path | None) -> None:
     """Grade every submission in PATHS (files, or folders searched for .ipynb, .py and
     answers.toml) into OUTPUT/<student>/report.html and result.json, plus
     OUTPUT/gradebook.csv. A broken submission gets zero with its reason; the batch goes on."""
@@ -147,6 +175,7 @@ def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment:
     if not files:
         _fail(f"no submissions (.ipynb, .py, answers.toml) found in {', '.join(map(str, paths))}.")
     config, loaded = _assignment(ctx, assignment, assignment or _common_hint(files))
+    scores = _manual_scores(manual_csv, loaded)
     from graders.sandbox.isolation import detect
     isolation = detect()
     if not isolation.isolated and not no_isolation:
@@ -157,7 +186,13 @@ def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment:
                f"{jobs or config.workers} worker(s); sandbox: {isolation.describe()}")
     results = _grade_all(files, config, loaded, isolation, audience="instructor",
                          workers=jobs or config.workers,
-                         on_result=lambda r, i, n: _summary_line(r, i, n, output, write_result))
+                         on_result=lambda r, i, n: _summary_line(
+                             r, i, n, output, write_result, scores, loaded.config.policies))
+    if scores:
+        unmatched = sorted(set(scores) - {r.student for r in results})
+        if unmatched:
+            click.secho(f"warning: {manual_csv} names students with no submission here: "
+                        f"{', '.join(unmatched)}", fg="yellow")
     gradebook = output / "gradebook.csv"
     write_gradebook(results, gradebook)
     failed = sum(1 for r in results if r.error)
@@ -232,7 +267,22 @@ def _grade_all(files, config, loaded, isolation, audience: str, workers: int, on
     return sorted(results, key=lambda r: order[Path(r.file)])
 
 
-def _summary_line(result, index: int, count: int, output: Path, write_result) -> None:
+def _manual_scores(path: Path | None, loaded) -> dict | None:
+    """The instructor's manual scores, read and checked before any grading starts."""
+    if path is None:
+        return None
+    from graders.manual import ManualError, manual_columns, read
+    try:
+        return read(path, manual_columns(loaded))
+    except ManualError as exc:
+        _fail(str(exc))
+
+
+def _summary_line(result, index: int, count: int, output: Path, write_result, scores=None,
+                  policies=None) -> None:
+    if scores:
+        from graders.manual import merge
+        merge(result, scores, policies)
     report = write_result(result, output / result.student)
     status = result.error or "; ".join(result.limits_hit)
     pending = f", {result.manual_pending:g} manual pending" if result.manual_pending else ""

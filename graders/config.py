@@ -12,6 +12,8 @@ raise `ConfigError` naming the file, the key and the fix. The layout:
   [assignments.ID.conventions]  for each open convention, the accepted variants
   [assignments.ID.problems."N"] show_key, [...checks] points per check, [...manual] points per
                                 free-text part graded by hand
+  [assignments.ID.policies]     zip_penalty (share deducted for a .zip upload), late =
+                                { per_day, free_days, max_days } (graders/policies.py)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from graders.policies import LatePolicy, Policies
 from graders.sandbox.pool import Limits
 
 SHOW_KEY = ("always", "instructor", "never")
@@ -57,6 +60,7 @@ class AssignmentConfig:
     tolerances: dict
     conventions: dict[str, list[str]]
     problems: dict[str, ProblemConfig]
+    policies: Policies = field(default_factory=Policies)
 
 
 @dataclass
@@ -110,7 +114,7 @@ def _assignment(reader: "_Reader", name: str, table) -> AssignmentConfig:
     if not isinstance(table, dict):
         raise reader.error(where, "must be a table", f"write it as [{where}]")
     reader.keys(table, where, {"title", "module", "points", "extra_credit", "cap", "preload",
-                               "key", "tolerances", "conventions", "problems"})
+                               "key", "tolerances", "conventions", "problems", "policies"})
     conventions = reader.table(table, "conventions", where)
     for conv, accepted in conventions.items():
         if not (isinstance(accepted, list) and accepted and all(isinstance(a, str) for a in accepted)):
@@ -130,6 +134,7 @@ def _assignment(reader: "_Reader", name: str, table) -> AssignmentConfig:
         tolerances=reader.table(table, "tolerances", where),
         conventions=conventions,
         problems=problems,
+        policies=_policies(reader, f"{where}.policies", reader.table(table, "policies", where)),
     )
     total = sum(p.points for p in problems.values())
     if problems and abs(total - (config.points + config.extra_credit)) > 1e-9:
@@ -137,6 +142,27 @@ def _assignment(reader: "_Reader", name: str, table) -> AssignmentConfig:
                            f"extra_credit = {config.points + config.extra_credit:g}",
                            "make the per-check and manual points add up to the total")
     return config
+
+
+def _policies(reader: "_Reader", where: str, table: dict) -> Policies:
+    reader.keys(table, where, {"zip_penalty", "late"})
+    zip_penalty = reader.number(table, where, "zip_penalty", default=0, minimum=0)
+    if zip_penalty > 1:
+        raise reader.error(f"{where}.zip_penalty", f"is {zip_penalty}",
+                           "it is the share deducted, between 0 and 1 (0.2 for 20 percent)")
+    late = None
+    if "late" in table:
+        sub = reader.table(table, "late", where)
+        reader.keys(sub, f"{where}.late", {"per_day", "free_days", "max_days"})
+        per_day = reader.number(sub, f"{where}.late", "per_day", minimum=0)
+        if per_day > 1:
+            raise reader.error(f"{where}.late.per_day", f"is {per_day}",
+                               "it is the share deducted per day, between 0 and 1")
+        late = LatePolicy(per_day,
+                          reader.number(sub, f"{where}.late", "free_days", default=0, minimum=0),
+                          reader.number(sub, f"{where}.late", "max_days", default=float("inf"),
+                                        minimum=0))
+    return Policies(float(zip_penalty), late)
 
 
 def _problem(reader: "_Reader", where: str, table) -> ProblemConfig:

@@ -14,6 +14,7 @@ from pathlib import Path
 from graders.assignment import Assignment
 from graders.checks.base import Outcome, Plot, ProbeResult
 from graders.execution import CellRecord, Execution, execute
+from graders.policies import Deduction, apply, deductions
 from graders.sandbox.pool import Limits, WorkerPool
 from graders.submission import Submission, SubmissionError, load
 
@@ -47,6 +48,7 @@ class ProblemResult:
     title: str
     checks: list[CheckResult]
     manual: list[ManualPart]
+    text: str | None = None  # the student's free-text answer cell, shown for manual grading
 
     @property
     def points(self) -> float:
@@ -73,6 +75,9 @@ class GradeResult:
     max_points: float = 0.0
     extra_credit: float = 0.0
     cap: bool = False
+    from_zip: bool = False
+    days_late: float | None = None  # from the instructor's CSV, for the late policy
+    deductions: list[Deduction] = field(default_factory=list)
 
     @property
     def auto_points(self) -> float:
@@ -83,17 +88,25 @@ class GradeResult:
         return sum(m.max_points for p in self.problems for m in p.manual if m.points is None)
 
     @property
-    def total(self) -> float:
+    def earned(self) -> float:
         """Automatic plus manual points so far, capped at max_points where the policy says."""
         earned = self.auto_points + sum(m.points or 0.0 for p in self.problems for m in p.manual)
         return min(earned, self.max_points) if self.cap else earned
+
+    @property
+    def total(self) -> float:
+        """The final mark: `earned` less the policies' deductions (graders/policies.py)."""
+        return round(apply(self.earned, self.deductions), 4)
+
+    def apply_policies(self, policies) -> None:
+        self.deductions = deductions(policies, self.from_zip, self.days_late)
 
     def as_json(self) -> dict:
         data = asdict(self)
         for problem in data["problems"]:
             for check in problem["checks"]:
                 check.pop("plots")
-        data.update(total=self.total, auto_points=self.auto_points,
+        data.update(total=self.total, earned=self.earned, auto_points=self.auto_points,
                     manual_pending=self.manual_pending)
         return data
 
@@ -105,13 +118,15 @@ def grade(path: Path, assignment: Assignment, pool: WorkerPool, limits: Limits,
                          title=assignment.config.title, audience=audience, isolation=isolation,
                          max_points=assignment.config.points,
                          extra_credit=assignment.config.extra_credit, cap=assignment.config.cap)
+    markdown: list[str] = []
     try:
         submission = load(path)
     except SubmissionError as exc:
         result.error = str(exc)
         probes: dict[str, ProbeResult] = {}
     else:
-        result.student = submission.student
+        result.student, result.from_zip = submission.student, submission.from_zip
+        markdown = submission.markdown
         probes = _answers(submission, assignment, pool, limits, result)
     for problem in assignment.problems:
         show_key = _shows_key(assignment.config.problems[problem.id].show_key, audience)
@@ -119,10 +134,25 @@ def grade(path: Path, assignment: Assignment, pool: WorkerPool, limits: Limits,
                                 show_key, result.error)
                   for check in problem.checks]
         manual = [ManualPart(part, prompt, assignment.points(problem.id, part))
-                  for part, prompt in problem.manual.items()]
-        result.problems.append(ProblemResult(problem.id, problem.title, checks, manual))
+                  for part, prompt in {**problem.unkeyed, **problem.manual}.items()]
+        text = free_text(markdown, problem.id) if manual else None
+        result.problems.append(ProblemResult(problem.id, problem.title, checks, manual, text))
+    result.apply_policies(assignment.config.policies)
     result.seconds = round(time.monotonic() - started, 3)
     return result
+
+
+def answer_marker(problem_id: str) -> str:
+    """What a free-text answer cell contains: the templates start each with it."""
+    return f"Your answer ({problem_id})"
+
+
+def free_text(markdown: list[str], problem_id: str) -> str | None:
+    """The markdown cells holding the student's answer to `problem_id`: those containing
+    answer_marker(problem_id) (the template's answer cells), joined; None if there is none."""
+    marker = answer_marker(problem_id)
+    found = [cell.strip() for cell in markdown if marker in cell]
+    return "\n\n".join(found) if found else None
 
 
 def _answers(submission: Submission, assignment: Assignment, pool: WorkerPool,

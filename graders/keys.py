@@ -87,6 +87,9 @@ def load_key(assignment_id: str, module: ModuleType, params: dict, rebuild: bool
         from graders.config import ConfigError
         raise ConfigError(f"[assignments.{assignment_id}.key] unknown parameter {exc.args[0]}; "
                           "fix the name or remove it.") from None
+    except ValueError as exc:
+        from graders.config import ConfigError
+        raise ConfigError(f"[assignments.{assignment_id}.key] {exc}; fix the value.") from None
     meta = {"assignment": assignment_id, "hash": digest, "versions": versions,
             "params": params, "build_seconds": round(time.perf_counter() - started, 3),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

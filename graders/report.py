@@ -55,7 +55,8 @@ def write_result(result: GradeResult, folder: Path) -> Path:
 
 
 def write_gradebook(results: list[GradeResult], path: Path) -> None:
-    """One row per submission: totals, then points per check and manual part (blank = pending)."""
+    """One row per submission: totals, then points per check and manual part (blank = pending),
+    days late and the policies' deductions. Filled in, it is the CSV `grade --manual` reads."""
     columns: list[str] = []
     for result in results:
         for problem in result.problems:
@@ -67,6 +68,8 @@ def write_gradebook(results: list[GradeResult], path: Path) -> None:
     for result in results:
         row = {"student": result.student, "file": result.file, "total": f"{result.total:g}",
                "auto": f"{result.auto_points:g}", "manual_pending": f"{result.manual_pending:g}",
+               "days_late": "" if result.days_late is None else f"{result.days_late:g}",
+               "deductions": "; ".join(d.reason for d in result.deductions),
                "error": result.error or "; ".join(result.limits_hit)}
         for problem in result.problems:
             for check in problem.checks:
@@ -78,7 +81,7 @@ def write_gradebook(results: list[GradeResult], path: Path) -> None:
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp",
                                      newline="", encoding="utf-8") as tmp:
         writer = csv.DictWriter(tmp, ["student", "file", "total", "auto", "manual_pending",
-                                      *columns, "error"])
+                                      *columns, "days_late", "deductions", "error"])
         writer.writeheader()
         writer.writerows(rows)
     os.chmod(tmp.name, 0o644)

@@ -57,6 +57,7 @@ DEFAULT_PARAMS = {
     "sign0_variants": (0.0, 1.0),
     "ties_variants": TIES,
     "zero_tol": 1e-8,  # |w_j| <= zero_tol counts as zero when judging ||W||_0 <= keep
+    "optimal_tol": 1e-6,  # L(W^200) - min_W L(W) <= optimal_tol counts as an optimal solution
     "two_point_rows": 2,  # 3.6 / (g): the first two data points
 }
 
@@ -159,7 +160,15 @@ def log_loss(L: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(L, np.finfo(float).tiny))
 
 
-def _entry(L: np.ndarray, W: np.ndarray, keep: int, zero_tol: float) -> dict:
+def min_loss(X: np.ndarray, y: np.ndarray) -> float:
+    """min_W L(W) = ||(I - X X^+) y||^2, the least-squares residual (0 when X has full row
+    rank, as both handout data sets do: the system X W = y is underdetermined)."""
+    r = y - X @ (np.linalg.pinv(X) @ y)
+    return float(r @ r)
+
+
+def _entry(L: np.ndarray, W: np.ndarray, keep: int, zero_tol: float, L_min: float,
+           optimal_tol: float) -> dict:
     nnz = int(np.sum(np.abs(W[-1]) > zero_tol))
     return {
         "L": L,
@@ -169,6 +178,7 @@ def _entry(L: np.ndarray, W: np.ndarray, keep: int, zero_tol: float) -> dict:
         "L_final": float(L[-1]),
         "nnz_final": nnz,
         "sparse": nnz <= keep,
+        "optimal": bool(L[-1] - L_min <= optimal_tol),
     }
 
 
@@ -178,11 +188,12 @@ def _label(x: float) -> str:
 
 def _lab(X: np.ndarray, y: np.ndarray, p: dict) -> dict:
     """Every method and every lambda / threshold / variant of the lab on one data set."""
+    L_min = min_loss(X, y)
 
     def entry(method: str, **kw) -> dict:
         L, W = run(method, X, y, steps=p["steps"], mu=p["mu"], keep=p["keep"],
                    n_trim=p["n_trim"], **kw)
-        return _entry(L, W, p["keep"], p["zero_tol"])
+        return _entry(L, W, p["keep"], p["zero_tol"], L_min, p["optimal_tol"])
 
     return {
         "gd": entry("gd"),
@@ -218,7 +229,8 @@ def build_key(params: dict | None = None) -> dict:
      "variant_changes": {"three_point" | "two_point": {"prune" | "l1" | "trimmed": bool}}}
 
     with E = {"L": (steps+1,), "log_L": (steps+1,), "W": (steps+1, 5), "W_final": (5,),
-    "L_final": float, "nnz_final": int (|w_j| > zero_tol), "sparse": bool (nnz_final <= 2)}.
+    "L_final": float, "nnz_final": int (|w_j| > zero_tol), "sparse": bool (nnz_final <= 2),
+    "optimal": bool (L_final - min L <= optimal_tol)}: the yes/no answers of 3.1-3.2 / (b)-(c).
     Every variant is held even where it changes nothing; "variant_changes" says where the
     sign(0) / ties choice alters any W history. `params` overrides DEFAULT_PARAMS.
     """

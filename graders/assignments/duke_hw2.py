@@ -1,6 +1,11 @@
-"""duke-hw2, ECE590 Homework #2 (Fall 2019): problems 2.1-2.5, distributed SGD.
+"""duke-hw2, ECE590 Homework #2 (Fall 2019): every problem.
 
-What the grader reads from a submission (student_template/duke-hw2/hw2.ipynb names them):
+  1.1-1.10  True/False (graders/assignments/true_false.py)
+  2.1-2.5   distributed SGD (below)
+  3.1-3.6   the sparse lab (graders/assignments/sparse_lab.py; 3.6 is extra credit)
+  4.1-4.3   CSC encoding (graders/assignments/csc_problems.py; 4.3 is extra credit)
+
+What the grader reads for 2.x (student_template/duke-hw2/hw2.ipynb names everything):
 
   2.1  W_next        sympy Matrix (3, 1): W^{k+1} in lambda, w1..w3 (W^k), x11..x33, y1..y3
        W_star_expr   sympy Matrix (3, 1): W* in x11..x33, y1..y3
@@ -19,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from graders.assignment import Problem
+from graders.assignments import csc_problems, sparse_lab, true_false
+from graders.assignments.sparse_lab import LabPart
 from graders.checks.base import Probe
 from graders.checks.numeric import ArrayCheck, EnvelopeCheck, TrajectoryCheck
 from graders.checks.statistical import TernaryQuantizerCheck
@@ -31,14 +38,45 @@ from reference import distributed
 WORKERS = ("L_1", "L_2", "L_3")
 #: The settings grader.toml must give in [assignments.duke-hw2.tolerances].
 TOLERANCES = {"rtol", "atol", "trajectory_rtol", "trajectory_atol", "partial_credit_from",
-              "log_floor", "envelope_margin", "envelope_full_share", "terngrad_draws", "statistical_false_failure"}
+              "log_floor", "envelope_margin", "envelope_full_share", "terngrad_draws",
+              "statistical_false_failure"} | sparse_lab.TOLERANCES | csc_problems.TOLERANCES
 #: Each open convention and its variants (grader.toml's [conventions] picks the accepted).
-CONVENTIONS = {"aggregation": [c.slug for c in distributed.CONVENTIONS]}
+CONVENTIONS = {"aggregation": [c.slug for c in distributed.CONVENTIONS],
+               **sparse_lab.CONVENTIONS, **csc_problems.CONVENTIONS}
+
+#: The handout's statements, shortened for reports.
+STATEMENTS = {
+    "1.1": "1-bit SGD removes communication cost without losing accuracy",
+    "1.2": "pruning does not hurt quantization (orthogonal techniques)",
+    "1.3": "pruning limits weight values, so products fit a look-up table",
+    "1.4": "asynchronous training is guaranteed a linear speedup",
+    "1.5": "Group Lasso: L-2 regularization of the groups' L-1 norms",
+    "1.6": "Hoyer, like L-1, is scale-invariant; Hoyer-square trims",
+    "1.7": "proximal GD: the proximity term keeps the optimum, smooths convergence",
+    "1.8": "CUDA: serial for-loops generate explicit parallel instructions",
+    "1.9": "differential privacy: noise on gradients defends against inference attacks",
+    "1.10": "trimmed L1 equals an L-0 constraint, stronger than Lasso",
+}
+
+#: The sparse lab in this handout's numbering and wording.
+LAB = [
+    LabPart("3.1", "gd", "Plain gradient descent, 200 steps"),
+    LabPart("3.2", "prune", "Iterative pruning to ||W||_0 <= 2"),
+    LabPart("3.3", "l1", "L1 regularization by (sub)gradient descent", {
+        "comment": "Comment on the convergence performance under different lambda."}),
+    LabPart("3.4", "proximal", "Proximal gradient with soft thresholding", {
+        "compare": "Compare the convergence with the results of 3.3."}),
+    LabPart("3.5", "trimmed", "Trimmed L1 by proximal gradient", {
+        "compare_l1": "Compare the convergence of trimmed L1 and L1.",
+        "compare_pruning": "Compare the early steps (first 20) of trimmed L1 and pruning."}),
+    LabPart("3.6", "two_point", "3.2-3.5 with two data points (extra credit)", {
+        "compare": "How does convergence differ from using 3 data points?"}),
+]
 
 
 def build_key(params: dict) -> dict:
-    """Distributed SGD (2.x), the sparse lab (3.x) and CSC (4.x)."""
-    return build_topics(["distributed", "sparse", "csc"], params)
+    """True/False (1.x), distributed SGD (2.x), the sparse lab (3.x) and CSC (4.x)."""
+    return build_topics(["true_false", "distributed", "sparse", "csc"], params)
 
 
 def quantizer_cases(seed: int, clip_T: float | None) -> list[tuple[np.ndarray, float]]:
@@ -77,7 +115,7 @@ def problems(key: dict, cfg: AssignmentConfig) -> list[Problem]:
                                      false_failure=tol["statistical_false_failure"])
 
     T5 = str(int(k["params"]["clip_terngrad_T"]))
-    return [
+    distributed_problems = [
         Problem("2.1", "Parameter-server update and optimum", [
             SymbolicCheck("update", "W^{k+1} in lambda, W^k, x_i, y_i", value("W_next"),
                           per_convention("update"), accepted),
@@ -113,3 +151,8 @@ def problems(key: dict, cfg: AssignmentConfig) -> list[Problem]:
                           deterministic_name=f"clipping-only (2.4, T = {T5})", **envelope),
         ], manual={"trend": "Point out the effect of TernGrad with clipping on convergence."}),
     ]
+    # T/F last: tests/adversarial reads problems[0] as 2.1 (to move once it looks 2.1 up by id)
+    return [*distributed_problems,
+            *sparse_lab.problems(key["sparse"], cfg, LAB, two_point_need="all"),
+            *csc_problems.problems(key["csc"], cfg),
+            *true_false.problems(key["true_false"], STATEMENTS)]

@@ -1,20 +1,63 @@
-"""duke-hw4, ECE590-03 Homework #4 (Fall 2020). Key only so far: the sparse lab (Lab 1, the
-same lab as duke-hw2 3.x) and the quantisation arithmetic of Lab 2; grading comes with its
-issue."""
+"""duke-hw4, ECE590-03 Homework #4 (Fall 2020).
+
+  1.1-1.10   True/False (graders/assignments/true_false.py)
+  L1.a-L1.g  Lab 1, the sparse lab of duke-hw2 3.x in this handout's numbering and wording
+             (graders/assignments/sparse_lab.py); (g) is the bonus, one lambda or threshold
+             per method
+  L2         Lab 2 (fixed-point quantisation): graded by hand in this version, as one manual
+             part; its automatic checks come with their issue
+
+grader.toml caps the score at 100 and deducts 20 percent for a zip upload.
+"""
 
 from __future__ import annotations
 
 from graders.assignment import Problem
+from graders.assignments import sparse_lab, true_false
+from graders.assignments.sparse_lab import LabPart
 from graders.config import AssignmentConfig
 from graders.keys import build_topics
 
-TOLERANCES: set[str] = set()
-CONVENTIONS: dict[str, list[str]] = {}
+TOLERANCES = sparse_lab.TOLERANCES
+CONVENTIONS = sparse_lab.CONVENTIONS
+
+STATEMENTS = {
+    "1.1": "SGD on a sparsity-inducing regularizer gives exact zeros; no pruning needed",
+    "1.2": "hard thresholding keeps sparsity fixed; soft thresholding increases it",
+    "1.3": "soft thresholding beats L-1 directly: smoother, solves the bias",
+    "1.4": "Group Lasso: L-2 regularization of the groups' L-1 norms",
+    "1.5": "Hoyer, like L-0, is scale-invariant; Hoyer-square trims",
+    "1.6": "proximal GD: the proximity term keeps the optimum, smooths convergence",
+    "1.7": "trimmed L1 equals an L-0 constraint, stronger than Lasso",
+    "1.8": "ADMM pruning: higher sparsity than L-1 at no extra training cost",
+    "1.9": "STE: forward pass and gradient accumulation both use full-precision weights",
+    "1.10": "mixed precision reaches higher accuracy at a similar model size",
+}
+
+LAB = [
+    LabPart("L1.a", "update", "W^{k+1} of full-batch gradient descent"),
+    LabPart("L1.b", "gd", "Minimise L directly, 200 steps"),
+    LabPart("L1.c", "prune", "Iterative pruning to ||W||_0 <= 2"),
+    LabPart("L1.d", "l1", "L1 regularization by full-batch gradient descent", {
+        "comment": "Comment on the convergence performance under different lambda."}),
+    LabPart("L1.e", "proximal", "Proximal gradient with soft thresholding", {
+        "compare": "Compare the convergence with the results in (d)."}),
+    LabPart("L1.f", "trimmed", "Trimmed L1 by proximal gradient", {
+        "compare_l1": "Compare the convergence of trimmed L1 and L1.",
+        "compare_pruning": "Compare the early steps (first 20) of trimmed L1 and pruning."}),
+    LabPart("L1.g", "two_point", "(c)-(f) with two data points, one lambda each (bonus)", {
+        "compare": "How does convergence differ from using 3 data points?"}),
+]
 
 
 def build_key(params: dict) -> dict:
-    return build_topics(["sparse", "quantization"], params)
+    """True/False, the sparse lab (Lab 1) and the quantisation arithmetic of Lab 2."""
+    return build_topics(["true_false", "sparse", "quantization"], params)
 
 
 def problems(key: dict, cfg: AssignmentConfig) -> list[Problem]:
-    return []
+    return [*true_false.problems(key["true_false"], STATEMENTS),
+            *sparse_lab.problems(key["sparse"], cfg, LAB, two_point_need="one"),
+            Problem("L2", "Lab 2: fixed-point quantisation (graded by hand in this version)",
+                    manual={"lab2": "Lab 2 (a)-(f): STE, accuracies, finetuning, mixed "
+                                    "precision, average precision, trade-off."})]

@@ -94,9 +94,9 @@ class TrajectoryCheck(Check):
 
     def __init__(self, id, title, probe: Probe, variants: dict, accepted: list[str],
                  rtol: float, atol: float, floor: float, ylabel: str, labels: tuple[str, ...],
-                 partial_from: float, select: float | None = None):
+                 partial_from: float, select: float | None = None, flat_ok: bool = False):
         super().__init__(id, title, [probe])
-        self.select, self.partial_from = select, partial_from
+        self.select, self.partial_from, self.flat_ok = select, partial_from, flat_ok
         self.variants = {k: np.asarray(v, dtype=float) for k, v in variants.items()}
         self.accepted, self.rtol, self.atol, self.floor = accepted, rtol, atol, floor
         self.ylabel, self.labels = ylabel, labels
@@ -110,7 +110,7 @@ class TrajectoryCheck(Check):
         tolerance = f"per step: rtol {self.rtol:g}, atol {self.atol:g}; floor {self.floor:g}"
 
         def score(key: np.ndarray) -> Outcome:
-            arr, why = coerce(value, key.shape, flat_ok=False)
+            arr, why = coerce(value, key.shape, flat_ok=self.flat_ok)
             k = np.maximum(key, self.floor)
             if arr is None:
                 plot = Plot(self.title, self.ylabel, None, k, labels=self.labels)

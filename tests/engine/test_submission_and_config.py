@@ -76,7 +76,13 @@ BASE = (ROOT / "grader.toml").read_text()
 @pytest.mark.parametrize("edit, expected", [
     (("cell_seconds = 30", "cell_seconds = 'long'"), "[limits.cell_seconds] is 'long'; it must be a number"),
     (("cell_seconds = 30", "cell_secs = 30"), "[limits.cell_secs] is not a known setting"),
-    (("points = 25", "points = 30"), "problems add up to 25 points, but points + extra_credit = 30"),
+    (("points = 80", "points = 100"), "problems add up to 90 points, but points + extra_credit = 110"),
+    (("zip_penalty = 0.2", "zip_penalty = 20"), "[assignments.duke-hw4.policies.zip_penalty] is 20; it is the share deducted, between 0 and 1"),
+    (("zip_penalty = 0.2", "zip_fine = 0.2"), "[assignments.duke-hw4.policies.zip_fine] is not a known setting"),
+    (("# late = { per_day = 0.1, free_days = 0, max_days = 5 }", "late = { free_days = 1 }"),
+     "[assignments.duke-hw2.policies.late.per_day] is missing"),
+    (("# late = { per_day = 0.1, free_days = 0, max_days = 5 }", "late = { per_day = 10 }"),
+     "[assignments.duke-hw2.policies.late.per_day] is 10; it is the share deducted per day"),
     (('show_key = "instructor"', 'show_key = "sometimes"'), "show_key] is 'sometimes'; use one of always"),
     (("[grading]", "[grading\n"), "not valid TOML"),
 ])
@@ -92,6 +98,9 @@ def test_bad_grader_toml_names_the_key_and_the_fix(tmp_path, edit, expected):
     (('"sum_x2", "mean_x2"', '"sum_x2", "median_x2"'), "unknown variant median_x2"),
     (("envelope_margin = 0.25", "envelope_margn = 0.25"), "missing envelope_margin"),
     (('module = "duke_hw2"', 'module = "duke_hw9"'), "no module graders/assignments/duke_hw9.py"),
+    (('"1.3" = false', '"1.3" = "no"'), "[assignments.duke-hw2.key] true_false.1.3 must be true or false"),
+    (('"1.3" = false', '"1.11" = false'), "[assignments.duke-hw2.key] unknown parameter true_false.1.11"),
+    (('pointer_width = ["worst-case"]', 'pointer_width = ["widest"]'), "pointer_width: unknown variant widest"),
 ])
 def test_grader_toml_must_match_the_assignment_module(tmp_path, edit, expected):
     from graders.assignment import load_assignment
@@ -99,3 +108,14 @@ def test_grader_toml_must_match_the_assignment_module(tmp_path, edit, expected):
     with pytest.raises(config.ConfigError) as info:
         load_assignment(config.load(path), "duke-hw2")
     assert expected in str(info.value)
+
+
+def test_late_policy_deducts_per_day_after_the_free_days_and_zeroes_past_the_maximum():
+    from graders.policies import LatePolicy, Policies, apply, deductions
+    late = Policies(late=LatePolicy(per_day=0.1, free_days=1, max_days=5))
+    assert deductions(late, False, None) == [] and deductions(late, False, 1) == []
+    assert apply(80, deductions(late, False, 3)) == pytest.approx(64)
+    assert apply(80, deductions(late, False, 6)) == 0
+    both = deductions(Policies(zip_penalty=0.2, late=LatePolicy(per_day=0.1)), True, 2)
+    assert [d.policy for d in both] == ["zip_penalty", "late"]
+    assert apply(100, both) == pytest.approx(100 * 0.8 * 0.8)

@@ -177,3 +177,17 @@ def test_params_override_and_validation():
         sparse.run("l1", X, Y)
     with pytest.raises(ValueError):
         sparse.run("trimmed", X, Y, threshold=0.1, ties="random")
+
+
+def test_optimal_flags_against_least_squares_residual(key):
+    """min L by lstsq (an independent route to reference.sparse.min_loss): both data sets are
+    consistent, so 'optimal' means the run drove L to ~0; the l1-type methods stop short."""
+    for data, (Xd, yd) in {"three_point": (X, Y), "two_point": (X[:2], Y[:2])}.items():
+        residual = np.linalg.lstsq(Xd, yd, rcond=None)[1]
+        assert residual.size == 0 or residual[0] < 1e-20  # consistent: min L = 0
+        assert sparse.min_loss(Xd, yd) < 1e-20
+        assert key[data]["gd"]["optimal"] and key[data]["gd"]["L_final"] < 1e-20
+        assert all(e["optimal"] for e in key[data]["prune"].values())
+        assert not any(e["optimal"] for e in key[data]["proximal"].values())
+        for entry in key[data]["proximal"].values():
+            assert entry["optimal"] == (entry["L_final"] <= 1e-6)
