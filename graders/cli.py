@@ -66,6 +66,9 @@ def list_cmd(ctx: click.Context) -> None:
         extra = f" + {a.extra_credit:g} extra credit" if a.extra_credit else ""
         cap = f", capped at {a.points:g}" if a.cap else ""
         click.secho(f"{name}: {a.title} — {a.points:g} points{extra}{cap}", bold=True)
+        if a.scale != 1:
+            click.echo(f"         problems carry the handout's {a.handout_points:g} points; "
+                       f"marks scale x{a.scale:g} to {a.points:g} (extra credit does not)")
         for policy in _policy_lines(a.policies):
             click.echo(f"         policy: {policy}")
         if not a.problems:
@@ -74,7 +77,8 @@ def list_cmd(ctx: click.Context) -> None:
         for pid, p in a.problems.items():
             parts = ", ".join(f"{k} {v:g}" for k, v in p.checks.items())
             manual = ", ".join(f"{k} {v:g}" for k, v in p.manual.items())
-            line = f"  {pid:>5}  {p.points:>4g} pts   auto: {parts or '-'}"
+            kind = "extra" if p.extra_credit else "pts"
+            line = f"  {pid:>5}  {p.points:>4g} {kind:<5} auto: {parts or '-'}"
             if true_false is not None and TRUE_FALSE_CHECK in p.checks:
                 line += ("   (T/F key shipped)" if pid in true_false else
                          f"   (no T/F key: answer graded by hand until "

@@ -6,12 +6,14 @@ raise `ConfigError` naming the file, the key and the fix. The layout:
   [limits]                      per-submission sandbox limits (seconds, MB, characters)
   [grading]                     workers = parallel submissions
   [assignments.ID]              title, module (graders/assignments/<module>.py), points,
-                                extra_credit, cap (final score <= points), preload
+                                extra_credit, cap (final score <= points), preload, and
+                                handout_points where the problems' points add up to less than
+                                the announced total (marks are then scaled to `points`)
   [assignments.ID.key]          parameters handed to reference/ when the key is built
   [assignments.ID.tolerances]   rtol, atol, ... as the assignment module names them
   [assignments.ID.conventions]  for each open convention, the accepted variants
-  [assignments.ID.problems."N"] show_key, [...checks] points per check, [...manual] points per
-                                free-text part graded by hand
+  [assignments.ID.problems."N"] show_key, extra_credit (true for a bonus problem), [...checks]
+                                points per check, [...manual] points per free-text part
   [assignments.ID.policies]     zip_penalty (share deducted for a .zip upload), late =
                                 { per_day, free_days, max_days } (graders/policies.py)
 """
@@ -41,6 +43,7 @@ class ProblemConfig:
     checks: dict[str, float]
     manual: dict[str, float] = field(default_factory=dict)
     show_key: str = "instructor"
+    extra_credit: bool = False  # counts towards the assignment's extra credit, not its points
 
     @property
     def points(self) -> float:
@@ -61,6 +64,12 @@ class AssignmentConfig:
     conventions: dict[str, list[str]]
     problems: dict[str, ProblemConfig]
     policies: Policies = field(default_factory=Policies)
+    handout_points: float | None = None  # the problems' own total, when points rescales it
+
+    @property
+    def scale(self) -> float:
+        """Factor from the handout's problem points to the announced `points` (1 if equal)."""
+        return self.points / self.handout_points if self.handout_points else 1.0
 
 
 @dataclass
@@ -114,7 +123,8 @@ def _assignment(reader: "_Reader", name: str, table) -> AssignmentConfig:
     if not isinstance(table, dict):
         raise reader.error(where, "must be a table", f"write it as [{where}]")
     reader.keys(table, where, {"title", "module", "points", "extra_credit", "cap", "preload",
-                               "key", "tolerances", "conventions", "problems", "policies"})
+                               "key", "tolerances", "conventions", "problems", "policies",
+                               "handout_points"})
     conventions = reader.table(table, "conventions", where)
     for conv, accepted in conventions.items():
         if not (isinstance(accepted, list) and accepted and all(isinstance(a, str) for a in accepted)):
@@ -135,12 +145,22 @@ def _assignment(reader: "_Reader", name: str, table) -> AssignmentConfig:
         conventions=conventions,
         problems=problems,
         policies=_policies(reader, f"{where}.policies", reader.table(table, "policies", where)),
+        handout_points=(reader.number(table, where, "handout_points", minimum=1)
+                        if "handout_points" in table else None),
     )
-    total = sum(p.points for p in problems.values())
-    if problems and abs(total - (config.points + config.extra_credit)) > 1e-9:
-        raise reader.error(where, f"problems add up to {total:g} points, but points + "
-                           f"extra_credit = {config.points + config.extra_credit:g}",
-                           "make the per-check and manual points add up to the total")
+    if problems:
+        regular = sum(p.points for p in problems.values() if not p.extra_credit)
+        extra = sum(p.points for p in problems.values() if p.extra_credit)
+        expected = config.handout_points or config.points
+        if abs(regular - expected) > 1e-9:
+            key = "handout_points" if config.handout_points else "points"
+            raise reader.error(where, f"problems add up to {regular:g} points, but {key} = "
+                               f"{expected:g}", "make the per-check and manual points add up "
+                               "to it (set handout_points where the announced total differs)")
+        if abs(extra - config.extra_credit) > 1e-9:
+            raise reader.error(where, f"extra-credit problems add up to {extra:g} points, but "
+                               f"extra_credit = {config.extra_credit:g}", "mark each extra-credit "
+                               "problem with extra_credit = true and make them add up")
     return config
 
 
@@ -168,7 +188,7 @@ def _policies(reader: "_Reader", where: str, table: dict) -> Policies:
 def _problem(reader: "_Reader", where: str, table) -> ProblemConfig:
     if not isinstance(table, dict):
         raise reader.error(where, "must be a table", f"write it as [{where}]")
-    reader.keys(table, where, {"checks", "manual", "show_key"})
+    reader.keys(table, where, {"checks", "manual", "show_key", "extra_credit"})
     show_key = reader.string(table, where, "show_key", default="instructor")
     if show_key not in SHOW_KEY:
         raise reader.error(f"{where}.show_key", f"is {show_key!r}",
@@ -177,7 +197,8 @@ def _problem(reader: "_Reader", where: str, table) -> ProblemConfig:
     for part in ("checks", "manual"):
         sub = reader.table(table, part, where)
         parts[part] = {k: reader.number(sub, f"{where}.{part}", k, minimum=0) for k in sub}
-    return ProblemConfig(parts["checks"], parts["manual"], show_key)
+    return ProblemConfig(parts["checks"], parts["manual"], show_key,
+                         bool(table.get("extra_credit", False)))
 
 
 class _Reader:

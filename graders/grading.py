@@ -49,6 +49,7 @@ class ProblemResult:
     checks: list[CheckResult]
     manual: list[ManualPart]
     text: str | None = None  # the student's free-text answer cell, shown for manual grading
+    extra_credit: bool = False
 
     @property
     def points(self) -> float:
@@ -75,6 +76,7 @@ class GradeResult:
     max_points: float = 0.0
     extra_credit: float = 0.0
     cap: bool = False
+    scale: float = 1.0  # handout points -> announced points (grader.toml handout_points)
     from_zip: bool = False
     days_late: float | None = None  # from the instructor's CSV, for the late policy
     deductions: list[Deduction] = field(default_factory=list)
@@ -89,8 +91,16 @@ class GradeResult:
 
     @property
     def earned(self) -> float:
-        """Automatic plus manual points so far, capped at max_points where the policy says."""
-        earned = self.auto_points + sum(m.points or 0.0 for p in self.problems for m in p.manual)
+        """Automatic plus manual points so far: regular problems' points times `scale`, plus
+        extra credit; capped at max_points where the policy says."""
+        regular = extra = 0.0
+        for p in self.problems:
+            points = p.points + sum(m.points or 0.0 for m in p.manual)
+            if p.extra_credit:
+                extra += points
+            else:
+                regular += points
+        earned = round(regular * self.scale + extra, 4)
         return min(earned, self.max_points) if self.cap else earned
 
     @property
@@ -117,7 +127,8 @@ def grade(path: Path, assignment: Assignment, pool: WorkerPool, limits: Limits,
     result = GradeResult(student=Path(path).stem, file=str(path), assignment=assignment.id,
                          title=assignment.config.title, audience=audience, isolation=isolation,
                          max_points=assignment.config.points,
-                         extra_credit=assignment.config.extra_credit, cap=assignment.config.cap)
+                         extra_credit=assignment.config.extra_credit, cap=assignment.config.cap,
+                         scale=assignment.config.scale)
     markdown: list[str] = []
     try:
         submission = load(path)
@@ -136,7 +147,9 @@ def grade(path: Path, assignment: Assignment, pool: WorkerPool, limits: Limits,
         manual = [ManualPart(part, prompt, assignment.points(problem.id, part))
                   for part, prompt in {**problem.unkeyed, **problem.manual}.items()]
         text = free_text(markdown, problem.id) if manual else None
-        result.problems.append(ProblemResult(problem.id, problem.title, checks, manual, text))
+        result.problems.append(ProblemResult(
+            problem.id, problem.title, checks, manual, text,
+            assignment.config.problems[problem.id].extra_credit))
     result.apply_policies(assignment.config.policies)
     result.seconds = round(time.monotonic() - started, 3)
     return result

@@ -35,6 +35,7 @@ def test_list_shows_points(config_path):
     result = invoke(config_path, "list")
     assert result.exit_code == 0
     assert "duke-hw2" in result.output and "2.3     5 pts" in result.output
+    assert "3.6     5 extra" in result.output and "scale x1.25 to 100" in result.output
 
 
 def test_check_a_corrupt_notebook_exits_2_with_one_line(config_path, tmp_path):
@@ -49,7 +50,8 @@ def test_check_a_corrupt_notebook_exits_2_with_one_line(config_path, tmp_path):
 def test_check_prints_a_table_and_writes_the_report(config_path, tmp_path):
     result = invoke(config_path, "check", EXAMPLES / "wrong-sign.ipynb", "-o", tmp_path)
     assert result.exit_code == 0, result.output
-    assert "total: 64 / 80 automatic, 24 pending manual grading" in result.output
+    # 64 automatic points: 55 regular (x1.25 to the announced 100) + 9 extra credit
+    assert "total: 77.75 / 100 automatic, 24 pending manual grading" in result.output
     html = (tmp_path / "report.html").read_text()
     assert "differs from the key" in html and "<svg" in html
     assert "not shown" in html  # a student's self-check does not reveal key values
@@ -67,7 +69,8 @@ def test_grade_a_folder_does_not_stop_at_broken_submissions(config_path, tmp_pat
     assert result.exit_code == 0, result.output
     assert "done: 5 graded (2 unreadable)" in result.output
     rows = {r["student"]: r for r in csv.DictReader((out / "gradebook.csv").open())}
-    assert rows["solution"]["total"] == "66" and rows["solution"]["manual_pending"] == "24"
+    assert rows["solution"]["total"] == "80.25"  # 57 regular x 1.25 + 9 extra credit
+    assert rows["solution"]["auto"] == "66" and rows["solution"]["manual_pending"] == "24"
     assert rows["corrupt"]["total"] == "0" and "not valid notebook JSON" in rows["corrupt"]["error"]
     assert "not UTF-8" in rows["latin1"]["error"]
     assert rows["infinite-loop"]["error"] == "cell 6 exceeded 3 s"
@@ -117,7 +120,7 @@ def test_manual_scores_from_the_gradebook_give_the_final_mark(config_path, tmp_p
     second = invoke(config_path, "grade", batch, "-o", tmp_path / "b", "--manual", filled)
     assert second.exit_code == 0, second.output
     row = next(csv.DictReader((tmp_path / "b" / "gradebook.csv").open()))
-    assert row["total"] == "90" and row["manual_pending"] == "0"
+    assert row["total"] == "110" and row["manual_pending"] == "0"
     assert "pruning removes weights" in (tmp_path / "b" / "solution" / "report.html").read_text()
 
 

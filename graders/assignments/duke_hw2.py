@@ -151,8 +151,7 @@ def problems(key: dict, cfg: AssignmentConfig) -> list[Problem]:
                           deterministic_name=f"clipping-only (2.4, T = {T5})", **envelope),
         ], manual={"trend": "Point out the effect of TernGrad with clipping on convergence."}),
     ]
-    # T/F last: tests/adversarial reads problems[0] as 2.1 (to move once it looks 2.1 up by id)
-    return [*distributed_problems,
+    return [*true_false.problems(key["true_false"], STATEMENTS),  # the handout's order
+            *distributed_problems,
             *sparse_lab.problems(key["sparse"], cfg, LAB, two_point_need="all"),
-            *csc_problems.problems(key["csc"], cfg),
-            *true_false.problems(key["true_false"], STATEMENTS)]
+            *csc_problems.problems(key["csc"], cfg)]

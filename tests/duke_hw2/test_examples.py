@@ -57,17 +57,27 @@ def test_other_conventions_score_full_marks_and_are_named(results, name):
 
 def test_solution_scores_every_automatic_point(results):
     result = results["solution"]
-    assert result.auto_points == AUTO and result.max_points == 80 and result.extra_credit == 10
+    assert result.auto_points == AUTO and result.max_points == 100 and result.extra_credit == 10
     assert {c.variant for p in result.problems for c in p.checks} >= {"sum_x2", "n+1 pointers"}
 
 
-def test_solution_with_every_manual_point_scores_90_of_90(results):
+def test_solution_with_every_manual_point_scores_110_of_110(results):
+    """The handout's problems are worth 80 + 10 extra credit; the course announces 100 + 10:
+    the regular points scale x1.25 (grader.toml handout_points), extra credit does not."""
     import copy
     result = copy.deepcopy(results["solution"])
     for problem in result.problems:
         for part in problem.manual:
             part.points = part.max_points
-    assert result.total == 90 and result.manual_pending == 0
+    assert result.total == 110 and result.manual_pending == 0
+    extra = [p for p in result.problems if p.extra_credit]
+    assert [p.id for p in extra] == ["3.6", "4.3"]
+    for problem in extra:  # without the extra credit: 100 of 100
+        for check in problem.checks:
+            check.points = 0
+        for part in problem.manual:
+            part.points = 0
+    assert result.total == 100
 
 
 def test_free_text_answers_are_carried_for_the_instructor(results):

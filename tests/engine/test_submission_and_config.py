@@ -76,7 +76,9 @@ BASE = (ROOT / "grader.toml").read_text()
 @pytest.mark.parametrize("edit, expected", [
     (("cell_seconds = 30", "cell_seconds = 'long'"), "[limits.cell_seconds] is 'long'; it must be a number"),
     (("cell_seconds = 30", "cell_secs = 30"), "[limits.cell_secs] is not a known setting"),
-    (("points = 80", "points = 100"), "problems add up to 90 points, but points + extra_credit = 110"),
+    (("handout_points = 80", "handout_points = 70"), "problems add up to 80 points, but handout_points = 70"),
+    (("extra_credit = 10           #", "extra_credit = 5           #"),
+     "extra-credit problems add up to 10 points, but extra_credit = 5"),
     (("zip_penalty = 0.2", "zip_penalty = 20"), "[assignments.duke-hw4.policies.zip_penalty] is 20; it is the share deducted, between 0 and 1"),
     (("zip_penalty = 0.2", "zip_fine = 0.2"), "[assignments.duke-hw4.policies.zip_fine] is not a known setting"),
     (("# late = { per_day = 0.1, free_days = 0, max_days = 5 }", "late = { free_days = 1 }"),
