@@ -28,7 +28,16 @@ def said(result) -> str:
     failed = [c for c in result.cells if not c.ok]
     if failed:
         return f"cell {failed[0].index + 1}: {failed[0].error}"
-    return next(c.message for p in result.problems for c in p.checks)
+    messages = [c.message for p in result.problems for c in p.checks]
+    return next((m for m in messages if not m.endswith("is not defined")), messages[0])
+
+
+def seen(result) -> str:
+    """What the attack itself got back, where it stored an error or a list in an answer."""
+    for text in (c.student for p in result.problems for c in p.checks):
+        if "Error(" in text or text.startswith("['"):
+            return text
+    return ""
 
 
 def main() -> None:
@@ -37,8 +46,8 @@ def main() -> None:
     hw2 = load_assignment(course, "duke-hw2")
     isolation = detect()
     print(f"sandbox: {isolation.describe()}\n")
-    print("| attack | outcome | points | what the report said |")
-    print("|---|---|---|---|")
+    print("| attack | outcome | points | what the report said | what the attack saw |")
+    print("|---|---|---|---|---|")
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     with tempfile.TemporaryDirectory() as tmp, \
@@ -49,8 +58,9 @@ def main() -> None:
             outcome = ("refused at load" if result.error else "limit hit" if result.limits_hit
                        else "graded")
             text = said(result).replace("|", "/").replace("\n", " ")[:110]
+            saw = seen(result).replace("|", "/").replace("\n", " ")[:90]
             print(f"| {attack.name} | {outcome} | {result.auto_points:g} "
-                  f"(honest {attack.honest_points:g}) | {text} |")
+                  f"(honest {attack.honest_points:g}) | {text} | {saw} |")
 
 
 if __name__ == "__main__":
