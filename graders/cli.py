@@ -23,19 +23,29 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-def _assignment(ctx, name: str | None, hint: str | None = None):
-    from graders.assignment import load_assignment
-    from graders.config import ConfigError
+def _choose(ctx, name: str | None, hint: str | None = None):
+    """(config, assignment id): the one named, the one the submission names, or the only one."""
     config = _config(ctx)
     chosen = name or hint or (next(iter(config.assignments)) if len(config.assignments) == 1
                               else None)
     if chosen is None:
         _fail("cannot tell which assignment this is; name it with -a "
               f"({', '.join(config.assignments)}).")
+    return config, chosen
+
+
+def _load(config, chosen: str):
+    from graders.assignment import load_assignment
+    from graders.config import ConfigError
     try:
-        return config, load_assignment(config, chosen)
+        return load_assignment(config, chosen)
     except ConfigError as exc:
         _fail(str(exc))
+
+
+def _assignment(ctx, name: str | None, hint: str | None = None):
+    config, chosen = _choose(ctx, name, hint)
+    return config, _load(config, chosen)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -141,11 +151,19 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
         submission = load(file)
     except SubmissionError as exc:
         _fail(str(exc))
-    config, loaded = _assignment(ctx, assignment, submission.assignment_hint)
+    config, chosen = _choose(ctx, assignment, submission.assignment_hint)
+    from graders.config import ConfigError
+    from graders.grading import grade as grade_one
     from graders.sandbox.isolation import detect
+    from graders.sandbox.pool import WorkerPool
     isolation = detect()  # a self-check holds no keys worth stealing: whatever works will do
-    results = _grade_all([file], config, loaded, isolation, audience="student", workers=1)
-    result = results[0]
+    try:
+        preload = config.assignment(chosen).preload
+    except ConfigError as exc:
+        _fail(str(exc))
+    with WorkerPool(1, preload, isolation, config.limits.memory_mb) as pool:
+        loaded = _load(config, chosen)  # the worker starts up meanwhile
+        result = grade_one(file, loaded, pool, config.limits, "student", isolation.describe())
     _print_table(result)
     folder = output or Path("reports/out/check") / result.student
     from graders.report import write_result

@@ -86,10 +86,13 @@ class Worker:
         self._buffer = b""
         self._send({"preload": self.preload, "jobs_root": self.isolation.jobs_root,
                     "reap": self.isolation.isolated})
-        ready = self._read_event(time.monotonic() + 120, cap=1 << 16)
-        if ready.get("ev") != "ready":
-            self.kill()
-            raise WorkerLost("the worker did not start")
+        self._ready = False  # the zygote imports its modules while the grader goes on
+
+    def _await_ready(self) -> None:
+        if not self._ready:
+            if self._read_event(time.monotonic() + 120, cap=1 << 16).get("ev") != "ready":
+                raise WorkerLost("the worker did not start")
+            self._ready = True
 
     def _send(self, message: dict) -> None:
         assert self.proc.stdin is not None
@@ -123,6 +126,7 @@ class Worker:
 
     def run(self, job: Job, job_id: str) -> list[dict]:
         """Send one job; return its events, the last being the zygote's "end"."""
+        self._await_ready()
         self._send({"id": job_id, "cells": job.cells, "probes": job.probes,
                     "skip": job.skip, "limits": asdict(job.limits)})
         deadline = time.monotonic() + job.limits.job_s + 30
