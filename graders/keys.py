@@ -25,6 +25,7 @@ import numpy as np
 import sympy
 
 from graders import ROOT, wire
+from graders.config import ConfigError
 from graders.sandbox.worker import encode
 
 REFERENCE_DIR = ROOT / "reference"
@@ -84,11 +85,9 @@ def load_key(assignment_id: str, module: ModuleType, params: dict, rebuild: bool
     try:
         data = module.build_key(dict(params))
     except KeyError as exc:
-        from graders.config import ConfigError
         raise ConfigError(f"[assignments.{assignment_id}.key] unknown parameter {exc.args[0]}; "
                           "fix the name or remove it.") from None
     except ValueError as exc:
-        from graders.config import ConfigError
         raise ConfigError(f"[assignments.{assignment_id}.key] {exc}; fix the value.") from None
     meta = {"assignment": assignment_id, "hash": digest, "versions": versions,
             "params": params, "build_seconds": round(time.perf_counter() - started, 3),

@@ -8,6 +8,7 @@ appear only where the problem's show_key policy allows them for the audience.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import tempfile
@@ -40,7 +41,7 @@ def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so an interrupted run leaves no half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp",
-                                     encoding="utf-8") as tmp:
+                                     encoding="utf-8", newline="") as tmp:
         tmp.write(text)
     os.chmod(tmp.name, 0o644)  # NamedTemporaryFile creates 0600; reports are for reading
     os.replace(tmp.name, path)
@@ -77,12 +78,9 @@ def write_gradebook(results: list[GradeResult], path: Path) -> None:
             for part in problem.manual:
                 row[f"{problem.id} {part.id}"] = "" if part.points is None else f"{part.points:g}"
         rows.append(row)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp",
-                                     newline="", encoding="utf-8") as tmp:
-        writer = csv.DictWriter(tmp, ["student", "file", "total", "auto", "manual_pending",
-                                      *columns, "days_late", "deductions", "error"])
-        writer.writeheader()
-        writer.writerows(rows)
-    os.chmod(tmp.name, 0o644)
-    os.replace(tmp.name, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, ["student", "file", "total", "auto", "manual_pending",
+                                   *columns, "days_late", "deductions", "error"])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, text.getvalue())

@@ -27,7 +27,6 @@ from __future__ import annotations
 from copy import deepcopy
 from fractions import Fraction
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn

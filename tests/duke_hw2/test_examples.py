@@ -7,33 +7,17 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from graders.grading import grade
-from tests.fixtures.duke_hw2.examples import EXAMPLES, EXAMPLES_LIST, notebook
+from tests.fixtures.duke_hw2.examples import EXAMPLES, EXAMPLES_LIST, SET, notebook
+from tests.fixtures.results import find_check as check
+from tests.fixtures.results import grade_examples, lost_points
 
 BY_NAME = {e.name: e for e in EXAMPLES_LIST}
-AUTO = 66  # 80 + 10 points, of which 24 are manual (T/F explanations and unkeyed answers...)
+AUTO = 66  # 80 + 10 handout points, of which 24 are manual (T/F explanations and unkeyed answers...)
 
 
 @pytest.fixture(scope="module")
 def results(hw2, pool, course, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("examples")
-    out = {}
-    for example in EXAMPLES_LIST:
-        path = folder / f"{example.name}.ipynb"
-        nbformat.write(notebook(example), path)
-        out[example.name] = grade(path, hw2, pool, course.limits, "instructor", "test")
-    return out
-
-
-def lost_points(result) -> dict[str, float]:
-    return {f"{p.id}/{c.id}": round(c.max_points - c.points, 4)
-            for p in result.problems for c in p.checks if c.points < c.max_points}
-
-
-def check(result, name):
-    problem, check_id = name.split("/")
-    return next(c for p in result.problems if p.id == problem for c in p.checks
-                if c.id == check_id)
+    return grade_examples(SET, tmp_path_factory.mktemp("examples"), hw2, pool, course.limits)
 
 
 @pytest.mark.parametrize("name", [e.name for e in EXAMPLES_LIST])
@@ -73,9 +57,7 @@ def test_solution_with_every_manual_point_scores_110_of_110(results):
     extra = [p for p in result.problems if p.extra_credit]
     assert [p.id for p in extra] == ["3.6", "4.3"]
     for problem in extra:  # without the extra credit: 100 of 100
-        for check in problem.checks:
-            check.points = 0
-        for part in problem.manual:
+        for part in problem.checks + problem.manual:
             part.points = 0
     assert result.total == 100
 

@@ -11,7 +11,9 @@ import pytest
 
 from graders.assignment import load_assignment
 from graders.grading import grade
-from tests.fixtures.duke_hw4.examples import EXAMPLES, EXAMPLES_LIST, notebook
+from tests.fixtures.duke_hw4.examples import EXAMPLES, EXAMPLES_LIST, SET, notebook
+from tests.fixtures.results import find_check as check
+from tests.fixtures.results import grade_examples, lost_points
 
 BY_NAME = {e.name: e for e in EXAMPLES_LIST}
 AUTO = 47  # T/F keys 1.1, 1.4, 1.9 (3) + Lab 1 (a)-(g) automatic parts (44)
@@ -25,27 +27,12 @@ def hw4(course):
 @pytest.fixture(scope="module")
 def results(hw4, pool, course, tmp_path_factory):
     folder = tmp_path_factory.mktemp("hw4")
-    out = {}
-    for example in EXAMPLES_LIST:
-        path = folder / f"{example.name}.ipynb"
-        nbformat.write(notebook(example), path)
-        out[example.name] = grade(path, hw4, pool, course.limits, "instructor", "test")
+    out = grade_examples(SET, folder, hw4, pool, course.limits)
     zipped = folder / "zipped.zip"
     with zipfile.ZipFile(zipped, "w") as archive:
         archive.write(folder / "solution.ipynb", "hw4.ipynb")
     out["zipped"] = grade(zipped, hw4, pool, course.limits, "instructor", "test")
     return out
-
-
-def lost_points(result) -> dict[str, float]:
-    return {f"{p.id}/{c.id}": round(c.max_points - c.points, 4)
-            for p in result.problems for c in p.checks if c.points < c.max_points}
-
-
-def check(result, name):
-    problem, check_id = name.split("/")
-    return next(c for p in result.problems if p.id == problem for c in p.checks
-                if c.id == check_id)
 
 
 @pytest.mark.parametrize("name", [e.name for e in EXAMPLES_LIST])

@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
-import torch
 from torch import nn
 
 from reference import depth_width
