@@ -62,13 +62,19 @@ def load_module(config: AssignmentConfig):
 
 
 def load_assignment(config: Config, name: str, rebuild_key: bool = False) -> Assignment:
+    """The assignment `name` of the course, its settings checked against its module."""
     settings = config.assignment(name)
+    _match_settings(settings, load_module(settings), config)
+    assignment = build_problems(settings, rebuild_key)
+    _match_config(settings, assignment.problems, config)
+    return assignment
+
+
+def build_problems(settings: AssignmentConfig, rebuild_key: bool = False) -> Assignment:
+    """The assignment from settings already checked: its key (cached) and its problems."""
     module = load_module(settings)
-    _match_settings(settings, module, config)
     key = load_key(settings.id, module, settings.key_params, rebuild=rebuild_key)
-    problems = module.problems(key.data, settings)
-    _match_config(settings, problems, config)
-    return Assignment(settings, key, problems)
+    return Assignment(settings, key, module.problems(key.data, settings))
 
 
 def _match_settings(settings: AssignmentConfig, module, config: Config) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import click
@@ -23,11 +22,24 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-def _choose(ctx, name: str | None, hint: str | None = None):
-    """(config, assignment id): the one named, the one the submission names, or the only one."""
+def _choose(ctx, name: str | None, declared: dict[str, list[Path]] | None = None,
+            force: bool = False):
+    """(config, assignment id): the one named with -a, else the one the submissions declare
+    (`declared`: assignment -> files naming it), else the only one configured. An -a that
+    contradicts what a submission declares is refused unless `force`."""
     config = _config(ctx)
-    chosen = name or hint or (next(iter(config.assignments)) if len(config.assignments) == 1
-                              else None)
+    declared = declared or {}
+    others = {a: files for a, files in declared.items() if a != name}
+    if name and others and not force:
+        said = "; ".join(f"{a} ({', '.join(str(f) for f in files[:3])}"
+                         f"{' ...' if len(files) > 3 else ''})" for a, files in others.items())
+        _fail(f"-a {name} contradicts the assignment these submissions declare: {said}. Drop "
+              f"-a, or pass --force to grade them as {name} anyway.")
+    if not name and len(declared) > 1:
+        _fail("these submissions declare different assignments: " + ", ".join(declared)
+              + "; grade each assignment's submissions separately.")
+    chosen = name or next(iter(declared), None) or (
+        next(iter(config.assignments)) if len(config.assignments) == 1 else None)
     if chosen is None:
         _fail("cannot tell which assignment this is; name it with -a "
               f"({', '.join(config.assignments)}).")
@@ -43,8 +55,8 @@ def _load(config, chosen: str):
         _fail(str(exc))
 
 
-def _assignment(ctx, name: str | None, hint: str | None = None):
-    config, chosen = _choose(ctx, name, hint)
+def _assignment(ctx, name: str | None, declared=None, force: bool = False):
+    config, chosen = _choose(ctx, name, declared, force)
     return config, _load(config, chosen)
 
 
@@ -70,8 +82,11 @@ def list_cmd(ctx: click.Context) -> None:
     """List the assignments and their problems with points.
 
     For each problem: its automatic checks and their points, and the free-text parts an
-    instructor grades by hand. Everything comes from grader.toml (see --config)."""
+    instructor grades by hand. Everything comes from grader.toml (see --config), checked
+    exactly as `check` and `grade` check it (each assignment's key is built if not cached)."""
     config = _config(ctx)
+    for name in config.assignments:
+        _load(config, name)  # the same validation as grading: a bad config fails here
     for name, a in config.assignments.items():
         extra = f" + {a.extra_credit:g} extra credit" if a.extra_credit else ""
         cap = f", capped at {a.points:g}" if a.cap else ""
@@ -118,20 +133,23 @@ def _policy_lines(policies) -> list[str]:
               default=Path("reports/out/keys"), show_default=True,
               help="Folder for the HTML answer key.")
 @click.option("--rebuild", is_flag=True, help="Recompute the key even if it is cached.")
+@click.option("--full", is_flag=True, help="Print every key item, not only the summary.")
 @click.pass_context
-def key(ctx: click.Context, assignment: str, output: Path, rebuild: bool) -> None:
-    """Print ASSIGNMENT's answer key and write it as HTML (instructors only: it is the key)."""
+def key(ctx: click.Context, assignment: str, output: Path, rebuild: bool, full: bool) -> None:
+    """Write ASSIGNMENT's answer key as an HTML page organised by problem and print a summary
+    (instructors only: it is the key). --full prints every item too."""
     from graders.assignment import load_assignment
     from graders.config import ConfigError
-    from graders.keyview import key_text, write_key_html
+    from graders.keyview import key_summary, key_text, write_key_html
     config = _config(ctx)
     try:
         loaded = load_assignment(config, assignment, rebuild_key=rebuild)
     except ConfigError as exc:
         _fail(str(exc))
-    click.echo(key_text(loaded))
     path = write_key_html(loaded, output / f"{assignment}-key.html")
-    click.secho(f"HTML answer key: {path}", fg="green")
+    if full:
+        click.echo(key_text(loaded))
+    click.secho(key_summary(loaded, path), fg="green")
 
 
 @main.command()
@@ -139,8 +157,11 @@ def key(ctx: click.Context, assignment: str, output: Path, rebuild: bool) -> Non
 @click.option("-a", "--assignment", help="Assignment id (default: from the notebook).")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Folder for the report [default: reports/out/check/NAME].")
+@click.option("--force", is_flag=True, help="Check as the -a assignment even a notebook that "
+              "declares another one.")
 @click.pass_context
-def check(ctx: click.Context, file: Path, assignment: str | None, output: Path | None) -> None:
+def check(ctx: click.Context, file: Path, assignment: str | None, output: Path | None,
+          force: bool) -> None:
     """Self-check one submission (.ipynb, .py or answers.toml) before you hand it in.
 
     Runs your code in a sandboxed worker, prints a table of what passes, and writes an HTML
@@ -151,7 +172,8 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
         submission = load(file)
     except SubmissionError as exc:
         _fail(str(exc))
-    config, chosen = _choose(ctx, assignment, submission.assignment_hint)
+    declared = {submission.assignment_hint: [file]} if submission.assignment_hint else {}
+    config, chosen = _choose(ctx, assignment, declared, force)
     from graders.config import ConfigError
     from graders.grading import grade as grade_one
     from graders.sandbox.isolation import detect
@@ -161,75 +183,148 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
         preload = config.assignment(chosen).preload
     except ConfigError as exc:
         _fail(str(exc))
-    with WorkerPool(1, preload, isolation, config.limits.memory_mb) as pool:
+    environment = _environment(config, chosen)
+    with WorkerPool(1, preload, isolation, config.limits.memory_mb, environment) as pool:
         loaded = _load(config, chosen)  # the worker starts up meanwhile
         result = grade_one(file, loaded, pool, config.limits, "student", isolation.describe())
     _print_table(result)
-    folder = output or Path("reports/out/check") / result.student
-    from graders.report import write_result
-    report = write_result(result, folder)
+    from graders.batch import write_outputs
+    from graders.identity import folder_name
+    folder = output or Path("reports/out/check") / folder_name(result.student)
+    report = write_outputs(result, folder)
     click.secho(f"report: {report}", fg="green")
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
-              required=True, help="Folder for reports, results and gradebook.csv.")
+              required=True, help="Folder for reports, the gradebook (gradebook.sqlite, "
+              "exported to gradebook.csv) and the log.")
 @click.option("-a", "--assignment", help="Assignment id (default: from the notebooks).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
               help="Submissions graded in parallel [default: grader.toml's workers].")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="CSV with columns file,id[,name] giving each file's student "
+              "id (default: from the layout: a folder per student, Canvas's or Gradescope's "
+              "export, or the file name).")
 @click.option("--manual", "manual_csv", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), default=None,
               help="Instructor's manual scores (and days_late), in the gradebook's columns: "
                    "merged so the gradebook holds the final mark.")
+@click.option("--regrade", is_flag=True, help="Grade every submission again, even those the "
+              "gradebook already holds for the same file, key and settings.")
 @click.option("--no-isolation", is_flag=True,
               help="Grade even where the sandbox cannot isolate submissions (see `grader "
                    "doctor`); every report then says it ran unisolated.")
+@click.option("--force", is_flag=True, help="Grade as the -a assignment even submissions that "
+              "declare another one.")
 @click.pass_context
 def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment: str | None,
-          jobs: int | None, no_isolation: bool, manual_csv: Path | None) -> None:
-    """Grade every submission in PATHS (files, or folders searched for .ipynb, .py and
-    answers.toml) into OUTPUT/<student>/report.html and result.json, plus
-    OUTPUT/gradebook.csv. A broken submission gets zero with its reason; the batch goes on."""
-    from graders.report import write_gradebook, write_result
-    from graders.submission import discover
-    files = discover(list(paths))
-    if not files:
-        _fail(f"no submissions (.ipynb, .py, answers.toml) found in {', '.join(map(str, paths))}.")
-    config, loaded = _assignment(ctx, assignment, assignment or _common_hint(files))
-    scores = _manual_scores(manual_csv, loaded)
+          jobs: int | None, roster: Path | None, no_isolation: bool, manual_csv: Path | None,
+          regrade: bool, force: bool) -> None:
+    """Grade every submission in PATHS (files, or folders searched for .ipynb, .py, .zip and
+    answers.toml) into OUTPUT/<student>/report.html and result.json, the gradebook
+    OUTPUT/gradebook.sqlite and its export OUTPUT/gradebook.csv.
+
+    Each submission's student id comes from the layout (a folder per student, an LMS export,
+    the file name) or --roster; two files with one id are refused. A broken submission gets
+    zero with its reason; the batch goes on. Interrupted (Ctrl-C, a crash), the same command
+    resumes: it grades only what is missing, changed, or graded under another key or
+    settings (--regrade: everything)."""
+    from graders.batch import Batch, grade_batch, log_to, plan
+    from graders.gradebook import GradebookError
+    from graders.identity import IdentityError
+    try:
+        batch_plan = plan(list(paths), roster)
+    except IdentityError as exc:
+        _fail(str(exc))
+    if not batch_plan.files:
+        _fail(f"no submissions (.ipynb, .py, .zip, answers.toml) found in "
+              f"{', '.join(map(str, paths))}.")
+    try:
+        log_to(output)
+    except OSError as exc:
+        _fail(f"{output}: cannot write the output folder ({exc.strerror}); choose another "
+              "with -o.")
+    config, loaded = _assignment(ctx, assignment, _declared(batch_plan.files), force)
+    try:
+        batch = Batch(output, batch_plan, loaded, config.limits)
+    except GradebookError as exc:
+        _fail(str(exc))
+    scores = _manual_scores(manual_csv, loaded, batch)
+    todo = batch.pending(regrade)
     from graders.sandbox.isolation import detect
     isolation = detect()
-    if not isolation.isolated and not no_isolation:
+    if todo and not isolation.isolated and not no_isolation:
         _fail("refusing to grade without isolation: " + "; ".join(isolation.notes) + ". Run "
               "`grader doctor` for details, or pass --no-isolation to grade anyway (student "
               "code could then read the answer keys; every report will say so).")
-    click.echo(f"grading {len(files)} submission(s) of {loaded.id} with "
-               f"{jobs or config.workers} worker(s); sandbox: {isolation.describe()}")
-    results = _grade_all(files, config, loaded, isolation, audience="instructor",
-                         workers=jobs or config.workers,
-                         on_result=lambda r, i, n: _summary_line(
-                             r, i, n, output, write_result, scores, loaded.config.policies))
+    workers = max(1, min(jobs or config.workers, len(todo) or 1))
+    kept = len(batch_plan.files) - len(todo)
+    click.echo(f"{len(batch_plan.files)} submission(s) of {loaded.id}: {len(todo)} to grade"
+               + (f", {kept} already graded (--regrade grades them again)" if kept else "")
+               + (f", with {workers} worker(s); sandbox: {isolation.describe()}" if todo else ""))
     if scores:
-        unmatched = sorted(set(scores) - {r.student for r in results})
-        if unmatched:
-            click.secho(f"warning: {manual_csv} names students with no submission here: "
-                        f"{', '.join(unmatched)}", fg="yellow")
-    gradebook = output / "gradebook.csv"
-    write_gradebook(results, gradebook)
-    failed = sum(1 for r in results if r.error)
-    click.secho(f"done: {len(results)} graded ({failed} unreadable), gradebook: {gradebook}",
-                fg="green")
+        _merge_stored(batch, [f for f in batch_plan.files if f not in todo], scores, loaded)
+    if todo:
+        _grade_todo(batch, todo, config, loaded, isolation, workers, scores)
+    gradebook = batch.export()
+    _print_summary(batch.results(), gradebook)
+    batch.close()
+
+
+def _grade_todo(batch, todo, config, loaded, isolation, workers, scores) -> None:
+    """Grade `todo` into the batch with a progress bar; Ctrl-C stops within a second or two,
+    keeps what finished and says how to resume."""
+    from tqdm import tqdm
+
+    from graders.batch import grade_batch
+    from graders.sandbox.pool import WorkerPool
+    bar = tqdm(total=len(todo), unit="sub", dynamic_ncols=True, disable=None)
+
+    def finished(path, result):
+        if scores:
+            from graders.manual import merge
+            merge(result, scores, loaded.config.policies)
+        report = batch.record(path, result)
+        bar.update(1)
+        _summary_line(result, bar.n, len(todo), report, bar)
+
+    try:
+        with WorkerPool(workers, loaded.config.preload, isolation, config.limits.memory_mb,
+                        _environment(config, loaded.id)) as pool:
+            grade_batch(todo, loaded, pool, config.limits, "instructor", isolation.describe(),
+                        workers, finished)
+    except KeyboardInterrupt:
+        bar.close()
+        batch.export()
+        done = len(todo) - len(batch.pending())
+        click.secho(f"interrupted: {done} of {len(todo)} graded and kept in "
+                    f"{batch.gradebook.path}; run the same command again to grade the rest.",
+                    fg="yellow", err=True)
+        sys.exit(130)
+    bar.close()
+
+
+def _merge_stored(batch, files, scores, loaded) -> None:
+    """Apply the manual scores to results already in the gradebook, without grading again."""
+    from graders.manual import merge
+    for path in files:
+        result = batch.stored(path)
+        if merge(result, scores, loaded.config.policies):
+            batch.record(path, result)
 
 
 @main.command()
-def doctor() -> None:
-    """Report which isolation layers work on this machine.
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Report which isolation layers work on this machine, and each assignment's environment.
 
     Starts a real sandbox and checks from inside what a submission would see: its uid, the
     pid namespace, the network, whether the project, the answer keys and your home are
     hidden, the process limit, and the cgroup caps. Instructor grading (`grader grade`)
-    refuses to run unisolated unless given --no-isolation."""
+    refuses to run unisolated unless given --no-isolation. Then lists the student
+    environment of each assignment: built or not, where, and its main packages' versions."""
     from graders.sandbox.doctor import check as check_layers
     isolation, layers = check_layers()
     for layer in layers:
@@ -237,80 +332,67 @@ def doctor() -> None:
         click.echo(f"[{mark}] {layer.name:<32} {layer.detail}")
     verdict = isolation.describe()
     click.secho(f"sandbox: {verdict}", fg="green" if isolation.isolated else "red", bold=True)
+    _doctor_environments(ctx)
 
 
-def _common_hint(files: list[Path]) -> str | None:
-    """The assignment the readable submissions name (notebook metadata, answer sheets), if
-    they agree on one; unreadable files are graded later and name nothing."""
-    from graders.submission import SubmissionError, load
-    hints = set()
-    for f in files:
-        try:
-            hints.add(load(f).assignment_hint)
-        except SubmissionError:
-            continue
-    hints.discard(None)
-    return hints.pop() if len(hints) == 1 else None
-
-
-def _folder_names(files: list[Path]) -> dict[Path, str]:
-    """A distinct output folder name per submission, from its student name."""
-    from graders.submission import student_name
-    names: dict[Path, str] = {}
-    used: set[str] = set()
-    for f in files:
-        base = student_name(f) or "submission"
-        name, n = base, 1
-        while name in used:
-            n += 1
-            name = f"{base}-{n}"
-        used.add(name)
-        names[f] = name
-    return names
-
-
-def _grade_all(files, config, loaded, isolation, audience: str, workers: int, on_result=None):
-    from graders.grading import grade as grade_one
-    from graders.sandbox.pool import WorkerPool
-    workers = max(1, min(workers, len(files)))
-    names = _folder_names(files)
-    results = []
-    with WorkerPool(workers, loaded.config.preload, isolation, config.limits.memory_mb) as pool, \
-            ThreadPoolExecutor(workers) as executor:
-        futures = {executor.submit(grade_one, f, loaded, pool, config.limits, audience,
-                                   isolation.describe()): f for f in files}
-        for done, future in enumerate(as_completed(futures), start=1):
-            result = future.result()
-            result.student = names[futures[future]]
-            results.append(result)
-            if on_result:
-                on_result(result, done, len(files))
-    order = {f: i for i, f in enumerate(files)}
-    return sorted(results, key=lambda r: order[Path(r.file)])
-
-
-def _manual_scores(path: Path | None, loaded) -> dict | None:
-    """The instructor's manual scores, read and checked before any grading starts."""
-    if path is None:
-        return None
-    from graders.manual import ManualError, manual_columns, read
+def _environment(config, name: str):
+    """The student environment of assignment `name`, built first (with progress) if needed."""
+    from graders.sandbox.environment import EnvironmentBuildError, for_assignment
     try:
-        return read(path, manual_columns(loaded))
-    except ManualError as exc:
+        return for_assignment(config, name, progress=lambda line: click.echo("  " + line,
+                                                                            err=True))
+    except EnvironmentBuildError as exc:
         _fail(str(exc))
 
 
-def _summary_line(result, index: int, count: int, output: Path, write_result, scores=None,
-                  policies=None) -> None:
-    if scores:
-        from graders.manual import merge
-        merge(result, scores, policies)
-    report = write_result(result, output / result.student)
+def _declared(files: list[Path]) -> dict[str, list[Path]]:
+    """The assignments the readable submissions declare (notebook metadata, answer sheets),
+    each with its files; unreadable files are graded later and declare nothing."""
+    from graders.submission import SubmissionError, load
+    declared: dict[str, list[Path]] = {}
+    for f in files:
+        try:
+            hint = load(f).assignment_hint
+        except SubmissionError:
+            continue
+        if hint is not None:
+            declared.setdefault(hint, []).append(f)
+    return declared
+
+
+def _manual_scores(path: Path | None, loaded, batch) -> dict | None:
+    """The instructor's manual scores, read and checked before any grading starts: rows
+    match students by id, and a row whose file changed since it was graded is refused."""
+    if path is None:
+        return None
+    from graders.manual import ManualError, manual_columns, read, stale_rows
+    try:
+        scores = read(path, manual_columns(loaded))
+        stale = stale_rows(path, {batch.plan.identities[f].id: batch.hashes[f]
+                                  for f in batch.plan.files})
+    except ManualError as exc:
+        _fail(str(exc))
+    if stale:
+        _fail(f"{path}: the submission changed since these rows were graded: "
+              + "; ".join(stale) + ". Grade it again and fill in its row from the new "
+              "gradebook.csv, or remove the row.")
+    return scores
+
+
+def _summary_line(result, index: int, count: int, report: Path, bar) -> None:
     status = result.error or "; ".join(result.limits_hit)
-    pending = f", {result.manual_pending:g} manual pending" if result.manual_pending else ""
-    click.echo(f"[{index}/{count}] {result.student}: {result.total:g}/{result.max_points:g}"
-               f"{pending} ({result.seconds:.1f} s) {report}"
-               + (click.style(f"  ! {status}", fg="yellow") if status else ""))
+    pending = f", {result.pending_points:g} manual pending" if result.pending_points else ""
+    bar.write(f"[{index}/{count}] {result.student}: {result.total:g}/{result.max_points:g}"
+              f"{pending} ({result.seconds:.1f} s) {report}"
+              + (click.style(f"  ! {status}", fg="yellow") if status else ""))
+
+
+def _print_summary(results, gradebook: Path) -> None:
+    """Count, mean, median, min and max of the marks; failures and limits by kind."""
+    from graders.batch import summarize
+    for line in summarize(results):
+        click.echo(line)
+    click.secho(f"gradebook: {gradebook}", fg="green")
 
 
 def _print_table(result) -> None:
@@ -329,8 +411,76 @@ def _print_table(result) -> None:
             click.echo(f"{(problem.id + ' ' + m.prompt)[:60].ljust(min(width, 60))}  "
                        f"{'—':>5}/{m.max_points:<3g}  manual: graded by the instructor")
     click.secho(f"total: {result.total:g} / {result.max_points:g} automatic"
-                + (f", {result.manual_pending:g} pending manual grading"
-                   if result.manual_pending else ""), bold=True)
+                + (f", {result.pending_points:g} pending manual grading"
+                   if result.pending_points else ""), bold=True)
+
+
+
+def _doctor_environments(ctx: click.Context) -> None:
+    """`grader doctor`'s last section: per assignment, its environment and whether it is built."""
+    from graders.config import ConfigError, load
+    from graders.sandbox.environment import EnvironmentBuildError, built, describe, own
+    click.secho("student environments:", bold=True)
+    try:
+        config = load(ctx.obj["config"])
+    except ConfigError as exc:
+        click.secho(f"[MISS] {exc}", fg="red")
+        return
+    for name, assignment in config.assignments.items():
+        if assignment.environment is None:
+            click.echo(f"[{click.style(' ok ', fg='green')}] {name:<12} the grader's own "
+                       f"interpreter {own().python}: {describe(own())}")
+            continue
+        spec = config.environments[assignment.environment]
+        try:
+            env = built(spec)
+            folder = spec.folder()
+        except EnvironmentBuildError as exc:
+            click.echo(f"[{click.style('MISS', fg='red')}] {name:<12} {exc}")
+            continue
+        if env is None:
+            click.echo(f"[{click.style('MISS', fg='red')}] {name:<12} {spec.name}: not built "
+                       f"(would be {folder}); run `grader env {name}` (takes minutes, once)")
+        else:
+            click.echo(f"[{click.style(' ok ', fg='green')}] {name:<12} {spec.name}: "
+                       f"{env.prefix}: {describe(env)}")
+
+
+@main.command("env")
+@click.argument("assignments", nargs=-1)
+@click.pass_context
+def env_cmd(ctx: click.Context, assignments: tuple[str, ...]) -> None:
+    """Build the student environments of ASSIGNMENTS (default: every assignment).
+
+    Each [environments.NAME] in grader.toml becomes a virtual environment under the grader's
+    cache (GRADER_CACHE, else ~/.cache/course-grader/envs), built with pip once and reused
+    until its package list changes. Prints progress, then each environment's path and
+    versions. Exit code 2 if any could not be built (the message names the package and fix).
+    """
+    from graders.config import ConfigError
+    from graders.sandbox.environment import EnvironmentBuildError, describe, ensure, own
+    config = _config(ctx)
+    try:
+        chosen = [config.assignment(a).id for a in assignments] or list(config.assignments)
+    except ConfigError as exc:
+        _fail(str(exc))
+    failed = False
+    for name in dict.fromkeys(config.assignments[a].environment for a in chosen):
+        users = ", ".join(a for a in chosen if config.assignments[a].environment == name)
+        if name is None:
+            click.echo(f"{users}: the grader's own interpreter {own().python}: "
+                       f"{describe(own())}")
+            continue
+        try:
+            env = ensure(config.environments[name], progress=lambda line: click.echo("  " + line))
+        except EnvironmentBuildError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            failed = True
+            continue
+        click.secho(f"{users}: environment {name}: {env.prefix}", fg="green")
+        click.echo(f"  {describe(env)}")
+    if failed:
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -16,22 +16,30 @@ raise `ConfigError` naming the file, the key and the fix. The layout:
                                 points per check, [...manual] points per free-text part
   [assignments.ID.policies]     zip_penalty (share deducted for a .zip upload), late =
                                 { per_day, free_days, max_days } (graders/policies.py)
+  [environments.NAME]           packages (pip requirements), python (base interpreter): a
+                                student environment (graders/sandbox/environment.py); an
+                                assignment names it with environment = "NAME" (default: the
+                                one named "default" if any, else the grader's own interpreter)
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+
 from graders.policies import LatePolicy, Policies
+from graders.sandbox.environment import EnvironmentSpec
 from graders.sandbox.pool import Limits
 
 SHOW_KEY = ("always", "instructor", "never")
 LIMIT_KEYS = {"cell_seconds": "cell_s", "probe_seconds": "probe_s",
               "submission_seconds": "job_s", "memory_mb": "memory_mb", "file_mb": "file_mb",
               "open_files": "open_files", "output_chars": "output_chars",
-              "result_mb": "result_bytes", "processes": "processes"}
+              "result_mb": "result_bytes", "processes": "processes",
+              "check_seconds": "check_s"}
 
 
 class ConfigError(Exception):
@@ -65,6 +73,7 @@ class AssignmentConfig:
     problems: dict[str, ProblemConfig]
     policies: Policies = field(default_factory=Policies)
     handout_points: float | None = None  # the problems' own total, when points rescales it
+    environment: str | None = None  # [environments.NAME] it runs in; None: the grader's own
 
     @property
     def scale(self) -> float:
@@ -78,6 +87,7 @@ class Config:
     limits: Limits
     workers: int
     assignments: dict[str, AssignmentConfig]
+    environments: dict[str, EnvironmentSpec] = field(default_factory=dict)
 
     def assignment(self, name: str) -> AssignmentConfig:
         if name not in self.assignments:
@@ -98,14 +108,15 @@ def load(path: Path) -> Config:
         raise ConfigError(f"{path}: not valid TOML ({exc}). Fix the syntax at that line.") \
             from None
     reader = _Reader(path)
-    reader.keys(data, "", {"limits", "grading", "assignments"})
+    reader.keys(data, "", {"limits", "grading", "assignments", "environments"})
     limits = _limits(reader, data.get("limits", {}))
     grading = reader.table(data, "grading")
     reader.keys(grading, "grading", {"workers"})
     workers = reader.number(grading, "grading", "workers", default=2, integer=True, minimum=1)
     assignments = {name: _assignment(reader, name, table)
                    for name, table in reader.table(data, "assignments").items()}
-    return Config(path, limits, int(workers), assignments)
+    environments = _link_environments(reader, _environments(reader, data), assignments)
+    return Config(path, limits, int(workers), assignments, environments)
 
 
 def _limits(reader: "_Reader", table: dict) -> Limits:
@@ -124,7 +135,7 @@ def _assignment(reader: "_Reader", name: str, table) -> AssignmentConfig:
         raise reader.error(where, "must be a table", f"write it as [{where}]")
     reader.keys(table, where, {"title", "module", "points", "extra_credit", "cap", "preload",
                                "key", "tolerances", "conventions", "problems", "policies",
-                               "handout_points"})
+                               "handout_points", "environment"})
     conventions = reader.table(table, "conventions", where)
     for conv, accepted in conventions.items():
         if not (isinstance(accepted, list) and accepted and all(isinstance(a, str) for a in accepted)):
@@ -147,6 +158,7 @@ def _assignment(reader: "_Reader", name: str, table) -> AssignmentConfig:
         policies=_policies(reader, f"{where}.policies", reader.table(table, "policies", where)),
         handout_points=(reader.number(table, where, "handout_points", minimum=1)
                         if "handout_points" in table else None),
+        environment=table.get("environment"),
     )
     if problems:
         regular = sum(p.points for p in problems.values() if not p.extra_credit)
@@ -162,6 +174,53 @@ def _assignment(reader: "_Reader", name: str, table) -> AssignmentConfig:
                                f"extra_credit = {config.extra_credit:g}", "mark each extra-credit "
                                "problem with extra_credit = true and make them add up")
     return config
+
+
+def _environments(reader: "_Reader", data: dict) -> dict[str, EnvironmentSpec]:
+    """[environments.NAME]: packages = [pip requirements], optional python = base interpreter."""
+    specs = {}
+    for name, table in reader.table(data, "environments").items():
+        where = f"environments.{name}"
+        if not isinstance(table, dict):
+            raise reader.error(where, "must be a table", f"write it as [{where}]")
+        if not name.replace("-", "").replace("_", "").isalnum():
+            raise reader.error(where, "is not a usable name", "use letters, digits, - and _")
+        reader.keys(table, where, {"packages", "python"})
+        packages = table.get("packages")
+        if not (isinstance(packages, list) and all(isinstance(p, str) for p in packages)):
+            raise reader.error(f"{where}.packages", f"is {packages!r}", 'it must be a list of pip '
+                               'requirements, e.g. ["numpy==1.26.4", "matplotlib==3.10.9"]')
+        for package in packages:
+            try:
+                Requirement(package)
+            except InvalidRequirement as exc:
+                raise reader.error(f"{where}.packages", f"{package!r} is not a pip requirement "
+                                   f"({exc})", 'write it as NAME==VERSION, e.g. "numpy==1.26.4"')
+        python = table.get("python")
+        if python is not None and not (isinstance(python, str) and Path(python).is_absolute()):
+            raise reader.error(f"{where}.python", f"is {python!r}",
+                               'it must be the absolute path of an interpreter, e.g. '
+                               '"/usr/bin/python3.11"')
+        specs[name] = EnvironmentSpec(name, tuple(packages), python)
+    return specs
+
+
+def _link_environments(reader: "_Reader", specs: dict[str, EnvironmentSpec],
+                       assignments: dict[str, AssignmentConfig]) -> dict[str, EnvironmentSpec]:
+    """Check each assignment's `environment`, default it to "default" where that exists, and
+    record in each spec the assignments that use it."""
+    for name, config in assignments.items():
+        chosen = config.environment
+        if chosen is None:
+            config.environment = "default" if "default" in specs else None
+        elif not isinstance(chosen, str) or chosen not in specs:
+            known = ", ".join(specs) or "none"
+            raise reader.error(f"assignments.{name}.environment", f"is {chosen!r}, which no "
+                               f"[environments.NAME] defines (defined: {known})",
+                               "name one of those or add its [environments.NAME] table")
+    return {env: replace(spec, assignments=tuple(
+                a for a, c in assignments.items() if c.environment == env))
+            for env, spec in specs.items()}
 
 
 def _policies(reader: "_Reader", where: str, table: dict) -> Policies:

@@ -4,13 +4,13 @@
 `os._exit`), the job is run again from the start without that cell, so problems that do not
 depend on it are still graded; the cell is reported with what it hit. A probe that ends the
 worker fails alone and the rest are asked again. At most `MAX_ATTEMPTS` runs, all within the
-submission's total time limit. Probe values are decoded by graders.wire here, in the trusted
-process; a value that is malformed or not allowed is a failed probe, never an exception.
+submission's total time limit. Probe values are decoded by graders.wire (`decoded`), here or,
+for grading, by a judge process under its own clock (graders/judge.py); a value that is
+malformed, too large or not allowed is a failed probe, never an exception.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field, replace
 
@@ -19,6 +19,7 @@ from graders.checks.base import Probe, ProbeResult
 from graders.sandbox.pool import Job, Limits, WorkerPool
 
 MAX_ATTEMPTS = 4
+HEAD_LINES, HEAD_CHARS = 3, 300
 
 
 @dataclass
@@ -28,6 +29,7 @@ class CellRecord:
     error: str | None = None
     output: str = ""
     output_dropped: int = 0
+    source_head: str = ""  # the cell's first HEAD_LINES lines, at most HEAD_CHARS characters
 
 
 @dataclass
@@ -40,7 +42,7 @@ class Execution:
 
 
 def execute(pool: WorkerPool, cells: list[str], probes: list[Probe],
-            limits: Limits) -> Execution:
+            limits: Limits, decode: bool = True) -> Execution:
     started = time.monotonic()
     skipped: dict[int, str] = {}
     results: dict[str, ProbeResult] = {}
@@ -63,12 +65,12 @@ def execute(pool: WorkerPool, cells: list[str], probes: list[Probe],
             if kind == "cell_start":
                 open_cell = _int(event.get("cell"))
             elif kind == "cell_end" and _int(event.get("cell")) == open_cell:
-                records[open_cell] = _cell_record(open_cell, event, limits)
+                records[open_cell] = _cell_record(open_cell, event, limits, cells)
                 open_cell = None
             elif kind == "probe_start":
                 open_probe = event.get("id")
             elif kind == "probe_end" and event.get("id") == open_probe:
-                results[open_probe] = _probe_result(event, limits)
+                results[open_probe] = _probe_result(event, limits, decode)
                 open_probe = None
         end = events[-1]
         if any(e.get("ev") == "done" for e in events) and open_cell is None \
@@ -90,7 +92,8 @@ def execute(pool: WorkerPool, cells: list[str], probes: list[Probe],
         if not pending and open_cell is None:
             break
     for index, why in skipped.items():
-        records[index] = CellRecord(index, False, f"skipped: {why}")
+        records[index] = CellRecord(index, False, f"skipped: {why}",
+                                    source_head=source_head(cells, index))
     cell_list = [records[i] for i in sorted(records)]
     for probe in probes:
         if probe.id not in results:
@@ -109,23 +112,41 @@ def _text(value, limit: int) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def _cell_record(index: int, event: dict, limits: Limits) -> CellRecord:
+def source_head(cells: list[str], index: int) -> str:
+    """The first HEAD_LINES lines of code cell `index`, cut at HEAD_CHARS characters ("" for
+    an index the worker made up)."""
+    source = cells[index] if 0 <= index < len(cells) else ""
+    return "\n".join(source.lstrip("\n")[:HEAD_CHARS].splitlines()[:HEAD_LINES])
+
+
+def _cell_record(index: int, event: dict, limits: Limits, cells: list[str]) -> CellRecord:
     error = _text(event.get("error"), 2000) or None
     if event.get("memory") is True:
         error = f"exceeded the memory limit ({limits.memory_mb} MB): {error}"
     dropped = _int(event.get("output_dropped")) or 0
     return CellRecord(index, event.get("ok") is True and error is None, error,
-                      _text(event.get("output"), limits.output_chars), dropped)
+                      _text(event.get("output"), limits.output_chars), dropped,
+                      source_head(cells, index))
 
 
-def _probe_result(event: dict, limits: Limits) -> ProbeResult:
+def _probe_result(event: dict, limits: Limits, decode: bool) -> ProbeResult:
+    """A probe's answer: decoded here (`decode`), or left as the worker's tagged JSON for a
+    judge to decode under its clock (graders/judge.py)."""
     if event.get("ok") is not True:
         error = _text(event.get("error"), 2000) or "failed"
         if event.get("memory") is True:
             error = f"exceeded the memory limit ({limits.memory_mb} MB)"
         return ProbeResult(False, error=error)
+    if not decode:
+        return ProbeResult(True, event.get("value"))
+    return decoded(event.get("value"))
+
+
+def decoded(value) -> ProbeResult:
+    """The worker's tagged JSON value as a ProbeResult: decoded (graders.wire), or failed with
+    the reason it could not be read."""
     try:
-        return ProbeResult(True, wire.decode(event.get("value")))
+        return ProbeResult(True, wire.decode(value))
     except (wire.Malformed, symbolic.NotAnExpression) as exc:
         return ProbeResult(False, error=f"the value could not be read: {exc}")
     except RecursionError:
@@ -153,10 +174,29 @@ def _explain(error: str | None, probe: Probe, cells: list[str],
     error = error or "failed"
     if not error.endswith("is not defined"):
         return error
-    defines = re.compile(rf"^\s*(def\s+{re.escape(probe.name)}\b|{re.escape(probe.name)}\s*(\[.*\])?\s*=[^=])",
-                         re.MULTILINE)
     for index, source in enumerate(cells):
         record = records.get(index)
-        if defines.search(source) and record is not None and not record.ok:
+        if record is not None and not record.ok and defines(source, probe.name):
             return f"{error}: cell {index + 1}, which defines it, failed ({record.error})"
     return error
+
+
+def defines(source: str, name: str) -> bool:
+    """Whether a line of `source` starts with `def name(` or assigns `name = ...` (possibly
+    `name[...] = ...`). A plain scan, linear in the text: student text never meets a
+    backtracking regular expression."""
+    for line in source.splitlines():
+        text = line.lstrip()
+        if text.startswith("def ") and text[4:].lstrip().startswith(name):
+            rest = text[4:].lstrip()[len(name):]
+            if rest.lstrip().startswith("("):
+                return True
+        if not text.startswith(name):
+            continue
+        rest = text[len(name):].lstrip()
+        if rest.startswith("["):
+            close = rest.find("]")
+            rest = rest[close + 1:].lstrip() if close >= 0 else ""
+        if rest.startswith("=") and not rest.startswith("=="):
+            return True
+    return False

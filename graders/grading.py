@@ -1,4 +1,4 @@
-"""One submission, end to end: load -> sandbox -> checks -> scores. TRUSTED side.
+"""One submission, end to end: load -> sandbox -> judge (decode, checks) -> scores. TRUSTED side.
 
 `grade` never raises for a bad submission: an unreadable file, a crashing cell or a limit hit
 becomes zero points for what it affects, with the reason in the result. The result is a
@@ -7,16 +7,20 @@ becomes zero points for what it affects, with the reason in the result. The resu
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from graders.assignment import Assignment
 from graders.checks.base import Outcome, Plot, ProbeResult
-from graders.execution import CellRecord, Execution, execute
+from graders.execution import CellRecord, Execution, decoded, execute
+from graders.judge import JudgeTimeout, check_from_json, check_to_json, judges_for
 from graders.policies import Deduction, apply, deductions
 from graders.sandbox.pool import Limits, WorkerPool
-from graders.submission import Submission, SubmissionError, load
+from graders.submission import Submission, SubmissionError, display, load
+
+log = logging.getLogger("graders")
 
 
 @dataclass
@@ -32,6 +36,7 @@ class CheckResult:
     tolerance: str
     variant: str | None
     plots: list[Plot] = field(default_factory=list)
+    detail: str | None = None  # instructors only: may hold key values (Outcome.detail)
 
 
 @dataclass
@@ -40,6 +45,7 @@ class ManualPart:
     prompt: str
     max_points: float
     points: float | None = None  # filled in by the instructor
+    answer: str | None = None  # the student's value for it, where one was read (an unkeyed T/F)
 
 
 @dataclass
@@ -80,6 +86,7 @@ class GradeResult:
     from_zip: bool = False
     days_late: float | None = None  # from the instructor's CSV, for the late policy
     deductions: list[Deduction] = field(default_factory=list)
+    file_sha256: str | None = None  # the graded file's bytes (set by a batch)
 
     @property
     def auto_points(self) -> float:
@@ -88,6 +95,13 @@ class GradeResult:
     @property
     def manual_pending(self) -> float:
         return sum(m.max_points for p in self.problems for m in p.manual if m.points is None)
+
+    @property
+    def pending_points(self) -> float:
+        """The manual points not yet graded in course points (the unit of `total`): a regular
+        problem's handout points times `scale`, extra credit as is."""
+        return round(sum(m.max_points * (1.0 if p.extra_credit else self.scale)
+                         for p in self.problems for m in p.manual if m.points is None), 4)
 
     @property
     def earned(self) -> float:
@@ -120,39 +134,120 @@ class GradeResult:
                     manual_pending=self.manual_pending)
         return data
 
+    def to_record(self) -> dict:
+        """as_json() with the checks' plots: everything needed to rebuild this result."""
+        data = self.as_json()
+        for problem, stored in zip(self.problems, data["problems"]):
+            for check, out in zip(problem.checks, stored["checks"]):
+                out["plots"] = check_to_json(check)["plots"]
+        return data
+
+    @classmethod
+    def from_record(cls, data: dict) -> "GradeResult":
+        """The GradeResult that to_record() stored."""
+        data = {k: v for k, v in data.items()
+                if k not in ("total", "earned", "auto_points", "manual_pending")}
+        problems = [ProblemResult(**{**p, "checks": [check_from_json(c) for c in p["checks"]],
+                                     "manual": [ManualPart(**m) for m in p["manual"]]})
+                    for p in data.pop("problems")]
+        cells = [CellRecord(**c) for c in data.pop("cells")]
+        found = [Deduction(**d) for d in data.pop("deductions")]
+        return cls(**data, problems=problems, cells=cells, deductions=found)
+
 
 def grade(path: Path, assignment: Assignment, pool: WorkerPool, limits: Limits,
           audience: str, isolation: str) -> GradeResult:
+    """Grade one submission. Never raises: this is the error boundary from load to result.
+    Whatever happens (an unreadable file, a crashing cell, a limit, a value too large to
+    check, a bug of ours), the submission gets a result with the reason; an internal error
+    costs this submission its automatic points and nothing else, and its traceback goes to
+    the grader's log, never into a report."""
     started = time.monotonic()
-    result = GradeResult(student=Path(path).stem, file=str(path), assignment=assignment.id,
-                         title=assignment.config.title, audience=audience, isolation=isolation,
+    result = GradeResult(student=display(Path(path).stem), file=display(path),
+                         assignment=assignment.id, title=assignment.config.title,
+                         audience=audience, isolation=isolation,
                          max_points=assignment.config.points,
                          extra_credit=assignment.config.extra_credit, cap=assignment.config.cap,
                          scale=assignment.config.scale)
+    try:
+        _grade_into(result, path, assignment, pool, limits)
+    except Exception as exc:  # noqa: BLE001 - the boundary: log it, zero this one, go on
+        log.exception("internal error while grading %s", result.file)
+        result.error = (f"internal error: {type(exc).__name__}: {display(str(exc))[:300]}; "
+                        "the submission could not be graded (the course staff have the "
+                        "details in the grader's log)")
+        result.problems = problem_results(assignment, {}, [], result.error)
+    result.apply_policies(assignment.config.policies)
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def _grade_into(result: GradeResult, path: Path, assignment: Assignment, pool: WorkerPool,
+                limits: Limits) -> None:
+    judges = judges_for(assignment)
     markdown: list[str] = []
     try:
         submission = load(path)
     except SubmissionError as exc:
         result.error = str(exc)
-        probes: dict[str, ProbeResult] = {}
-    else:
-        result.student, result.from_zip = submission.student, submission.from_zip
-        markdown = submission.markdown
-        probes = _answers(submission, assignment, pool, limits, result)
+        result.problems = problem_results(assignment, {}, [], result.error)
+        return
+    judges.warm()  # the judge loads the key while the sandbox runs the cells
+    result.student, result.from_zip = display(submission.student), submission.from_zip
+    markdown = submission.markdown
+    request = {"probes": _answers(submission, assignment, pool, limits, result),
+               "audience": result.audience}
+    try:
+        answer = judges.ask(request, limits.check_s)
+    except JudgeTimeout as exc:
+        log.warning("checking %s did not finish: %s", result.file, exc)
+        why = (f"too large to check: checking the answers took longer than "
+               f"{limits.check_s:g} s")
+        result.limits_hit.append(why)
+        result.problems = problem_results(assignment, {}, markdown, why)
+        return
+    checks = {pid: [check_from_json(c) for c in cs] for pid, cs in answer["checks"].items()}
+    result.problems = problem_results(assignment, checks, markdown, None)
+
+
+def problem_results(assignment: Assignment, checks: dict[str, list[CheckResult]],
+                    markdown: list[str], failure: str | None) -> list[ProblemResult]:
+    """Every problem with its checks' results (or, with `failure`, every check at zero for
+    that reason), its manual parts pending and the student's free-text answer."""
+    out = []
     for problem in assignment.problems:
-        show_key = _shows_key(assignment.config.problems[problem.id].show_key, audience)
-        checks = [_check_result(check, probes, assignment.points(problem.id, check.id),
-                                show_key, result.error)
-                  for check in problem.checks]
+        if failure is not None:
+            scored = [CheckResult(c.id, c.title, c.kind, assignment.points(problem.id, c.id),
+                                  0.0, f"not graded: {failure}", "", None, "", None)
+                      for c in problem.checks]
+        else:
+            scored = checks[problem.id]
         manual = [ManualPart(part, prompt, assignment.points(problem.id, part))
                   for part, prompt in {**problem.unkeyed, **problem.manual}.items()]
         text = free_text(markdown, problem.id) if manual else None
-        result.problems.append(ProblemResult(
-            problem.id, problem.title, checks, manual, text,
-            assignment.config.problems[problem.id].extra_credit))
-    result.apply_policies(assignment.config.policies)
-    result.seconds = round(time.monotonic() - started, 3)
-    return result
+        out.append(ProblemResult(problem.id, problem.title, scored, manual, text,
+                                 assignment.config.problems[problem.id].extra_credit))
+    return out
+
+
+def check_results(assignment: Assignment, request: dict) -> dict[str, list[CheckResult]]:
+    """Run in a judge (graders/judge.py): decode the probe payloads of `request` (the worker's
+    tagged JSON, or an answer sheet's plain values) and score every check for the audience."""
+    probes = {}
+    for probe_id, payload in request["probes"].items():
+        if not payload.get("ok"):
+            probes[probe_id] = ProbeResult(False, error=payload.get("error") or "failed")
+        elif payload.get("plain"):
+            probes[probe_id] = ProbeResult(True, payload.get("value"))
+        else:
+            probes[probe_id] = decoded(payload.get("value"))
+    out = {}
+    for problem in assignment.problems:
+        show_key = _shows_key(assignment.config.problems[problem.id].show_key,
+                              request["audience"])
+        out[problem.id] = [_check_result(check, probes, assignment.points(problem.id, check.id),
+                                         show_key, None) for check in problem.checks]
+    return out
 
 
 def answer_marker(problem_id: str) -> str:
@@ -169,23 +264,26 @@ def free_text(markdown: list[str], problem_id: str) -> str | None:
 
 
 def _answers(submission: Submission, assignment: Assignment, pool: WorkerPool,
-             limits: Limits, result: GradeResult) -> dict[str, ProbeResult]:
-    """Probe results: from the sandbox for code, straight from the sheet for answers.toml
-    (TOML values are data already: numbers, lists the checks turn into arrays, tables,
-    and strings that symbolic checks parse as formulas)."""
+             limits: Limits, result: GradeResult) -> dict[str, dict]:
+    """Probe payloads for the judge: the sandbox's undecoded answers for code, the sheet's
+    values for answers.toml (TOML values are data already: numbers, lists the checks turn
+    into arrays, tables, and strings that symbolic checks parse as formulas)."""
     if submission.cells:
-        execution: Execution = execute(pool, submission.cells, assignment.probes(), limits)
+        execution: Execution = execute(pool, submission.cells, assignment.probes(), limits,
+                                       decode=False)
         result.cells, result.limits_hit = execution.cells, execution.limits_hit
-        return execution.probes
-    results = {}
+        return {pid: {"ok": r.ok, "value": r.value, "error": r.error}
+                for pid, r in execution.probes.items()}
+    payloads = {}
     for probe in assignment.probes():
         if probe.kind == "value" and probe.name in submission.answers:
-            results[probe.id] = ProbeResult(True, submission.answers[probe.name])
+            payloads[probe.id] = {"ok": True, "plain": True,
+                                  "value": submission.answers[probe.name]}
         else:
             why = ("functions cannot be given in an answer sheet; submit the notebook"
                    if probe.kind == "call" else f"{probe.name} is not in the answer sheet")
-            results[probe.id] = ProbeResult(False, error=why)
-    return results
+            payloads[probe.id] = {"ok": False, "error": why}
+    return payloads
 
 
 def _shows_key(policy: str, audience: str) -> bool:
@@ -218,7 +316,8 @@ def _check_result(check, probes: dict[str, ProbeResult], max_points: float, show
                        round(fraction * max_points, 4), outcome.message, outcome.student,
                        outcome.expected if show_key else None, outcome.tolerance,
                        outcome.variant, outcome.plots if show_key or not outcome.plots
-                       else [_without_key(p) for p in outcome.plots])
+                       else [_without_key(p) for p in outcome.plots],
+                       (outcome.detail or None) if show_key else None)
 
 
 def _without_key(plot: Plot) -> Plot:

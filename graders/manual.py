@@ -39,7 +39,7 @@ def read(path: Path, columns: dict[str, float]) -> dict[str, dict[str, float]]:
         wanted = [c for c in reader.fieldnames if c in columns or c == LATE_COLUMN]
         scores: dict[str, dict[str, float]] = {}
         for line, row in enumerate(reader, start=2):
-            student = (row.get("student") or "").strip()
+            student = unquote((row.get("student") or "").strip())
             if not student:
                 raise ManualError(f"{path}, line {line}: the student cell is empty; fill it in "
                                   "or delete the line.")
@@ -85,3 +85,25 @@ def merge(result: GradeResult, scores: dict[str, dict[str, float]], policies) ->
     result.days_late = row.get(LATE_COLUMN)
     result.apply_policies(policies)
     return True
+
+
+def unquote(cell: str) -> str:
+    """A cell as written before graders.report.spreadsheet_safe quoted it ('=x -> =x)."""
+    from graders.report import FORMULA_START
+    return cell[1:] if cell.startswith("'") and cell[1:2] in FORMULA_START else cell
+
+
+def stale_rows(path: Path, current: dict[str, str]) -> list[str]:
+    """The rows of the CSV whose `sha256` (the file graded when the row was written) is not
+    the current file's (`current`: {student: sha256}): "line N (student)" each."""
+    with Path(path).open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        if "sha256" not in (reader.fieldnames or []):
+            return []
+        stale = []
+        for line, row in enumerate(reader, start=2):
+            student = unquote((row.get("student") or "").strip())
+            graded = (row.get("sha256") or "").strip()
+            if graded and student in current and current[student] != graded:
+                stale.append(f"line {line} ({student})")
+    return stale

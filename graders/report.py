@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import jinja2
 from graders import ROOT
 from graders.grading import GradeResult
 from graders.plots import line_plot
+from graders.submission import display
 
 TEMPLATES = ROOT / "reports" / "templates"
 
@@ -57,7 +59,8 @@ def write_result(result: GradeResult, folder: Path) -> Path:
 
 def write_gradebook(results: list[GradeResult], path: Path) -> None:
     """One row per submission: totals, then points per check and manual part (blank = pending),
-    days late and the policies' deductions. Filled in, it is the CSV `grade --manual` reads."""
+    days late and the policies' deductions. Filled in, it is the CSV `grade --manual` reads.
+    No cell starts a spreadsheet formula (spreadsheet_safe): a student named =1+2 is '=1+2."""
     columns: list[str] = []
     for result in results:
         for problem in result.problems:
@@ -67,7 +70,8 @@ def write_gradebook(results: list[GradeResult], path: Path) -> None:
                     columns.append(column)
     rows = []
     for result in results:
-        row = {"student": result.student, "file": result.file, "total": f"{result.total:g}",
+        row = {"student": result.student, "file": result.file,
+               "sha256": result.file_sha256 or "", "total": f"{result.total:g}",
                "auto": f"{result.auto_points:g}", "manual_pending": f"{result.manual_pending:g}",
                "days_late": "" if result.days_late is None else f"{result.days_late:g}",
                "deductions": "; ".join(d.reason for d in result.deductions),
@@ -79,8 +83,24 @@ def write_gradebook(results: list[GradeResult], path: Path) -> None:
                 row[f"{problem.id} {part.id}"] = "" if part.points is None else f"{part.points:g}"
         rows.append(row)
     text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, ["student", "file", "total", "auto", "manual_pending",
+    writer = csv.DictWriter(text, ["student", "file", "sha256", "total", "auto",
+                                   "manual_pending",
                                    *columns, "days_late", "deductions", "error"])
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: spreadsheet_safe(display(v)) for k, v in row.items()} for row in rows)
     write_atomic(path, text.getvalue())
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text and never runs: one that starts like a formula
+    (= + - @ tab CR) gets a leading ' (the OWASP rule for CSV injection), unless it is a
+    plain number such as -1.5 or 1e-05, which a spreadsheet reads as that number.
+    write_gradebook passes every cell through submission.display first (one printable line;
+    a file name that is not UTF-8 as \\xNN), so that the CSV can always be written."""
+    if cell.startswith(FORMULA_START) and not NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell

@@ -14,6 +14,7 @@ Every problem is a `SubmissionError` whose message names the file, what is wrong
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import nbformat
 SUFFIXES = (".ipynb", ".py", ".toml", ".zip")
 MAX_BYTES = 20 * 1024 * 1024
 CELL_MARKER = re.compile(r"^# ?%%.*$", re.MULTILINE)
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class SubmissionError(Exception):
@@ -45,113 +47,215 @@ class Submission:
         return {".ipynb": "notebook", ".py": "script", ".toml": "answer sheet"}[self.path.suffix]
 
 
+def display(path) -> str:
+    """A path or name as printable one-line text: bytes that are not UTF-8 (a file name from
+    another system) as \\xNN and control characters escaped, so that printing or writing it
+    never raises and never breaks a line of a message, a report or a CSV row."""
+    text = os.fsdecode(path)
+    try:
+        raw = os.fsencode(text)
+    except UnicodeEncodeError:  # a lone surrogate that did not come from the file system
+        raw = text.encode("utf-8", "backslashreplace")
+    text = raw.decode("utf-8", "backslashreplace")
+    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def load(path: Path) -> Submission:
+    """The submission at `path`, or a `SubmissionError` (never another exception) whose
+    message names the file, what is wrong and the fix."""
     path = Path(path)
+    try:
+        return _load(path)
+    except SubmissionError:
+        raise
+    except OSError as exc:
+        raise SubmissionError(f"{display(path)}: could not be read ({exc.strerror or exc}). "
+                              "Check that the file is there and readable.") from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # a name with NUL, nesting...
+        raise SubmissionError(f"{display(path)}: could not be read ({type(exc).__name__}). "
+                              "Submit the notebook saved by Jupyter.") from None
+
+
+def _load(path: Path) -> Submission:
+    shown = display(path)
     if not path.exists():
-        raise SubmissionError(f"{path}: no such file. Check the path and the file name.")
+        raise SubmissionError(f"{shown}: no such file. Check the path and the file name.")
     if path.is_dir():
-        raise SubmissionError(f"{path}: is a folder. Pass the notebook (.ipynb), script (.py) "
+        raise SubmissionError(f"{shown}: is a folder. Pass the notebook (.ipynb), script (.py) "
                               "or answers.toml inside it.")
     if path.suffix not in SUFFIXES:
-        raise SubmissionError(f"{path}: unsupported file type {path.suffix or '(none)'!r}. "
-                              "Submit a .ipynb notebook, a .py script or an answers.toml.")
+        kind = display(path.suffix) or "(none)"
+        raise SubmissionError(f"{shown}: unsupported file type {kind!r}. Submit a .ipynb "
+                              "notebook, a .py script or an answers.toml.")
+    if not path.is_file():
+        raise SubmissionError(f"{shown}: not a regular file (a pipe or a device?). Submit the "
+                              "saved file itself.")
     size = path.stat().st_size
+    if size <= MAX_BYTES and path.suffix != ".zip":
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)  # the size said is not trusted (/proc files say 0)
+        size = max(size, len(raw))
     if size > MAX_BYTES:
-        raise SubmissionError(f"{path}: {size / 2**20:.0f} MiB is over the {MAX_BYTES // 2**20} "
+        raise SubmissionError(f"{shown}: {size / 2**20:.0f} MiB is over the {MAX_BYTES // 2**20} "
                               "MiB limit. Clear the notebook's outputs (Kernel > Restart & "
                               "Clear Output) and save it again.")
     if path.suffix == ".zip":
         return _from_zip(path)
-    raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SubmissionError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+        raise SubmissionError(f"{shown}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
                               f"{exc.start}). Save it again as UTF-8 (Jupyter and VS Code "
                               "do by default).") from None
     if not text.strip():
-        raise SubmissionError(f"{path}: the file is empty. Submit the saved file with your work.")
+        raise SubmissionError(f"{shown}: the file is empty. Submit the saved file with your work.")
     student = student_name(path)
     if path.suffix == ".ipynb":
-        cells, markdown, hint = _notebook_cells(path, text)
+        cells, markdown, hint = _notebook_cells(shown, text)
         return Submission(path, student, cells=cells, assignment_hint=hint, markdown=markdown)
     if path.suffix == ".py":
         cells = [c for c in CELL_MARKER.split(text) if c.strip()]
         return Submission(path, student, cells=cells)
-    try:
-        answers = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SubmissionError(f"{path}: not valid TOML ({exc}). Check the quoting of formulas "
-                              "and the brackets of lists.") from None
+    answers = _answer_sheet(shown, text)
     hint = answers.pop("assignment", None)
     return Submission(path, student, answers=answers,
                       assignment_hint=hint if isinstance(hint, str) else None)
 
 
+def _answer_sheet(shown: str, text: str) -> dict:
+    """An answers.toml's values, within the bounds the wire puts on a worker's values."""
+    try:
+        answers = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SubmissionError(f"{shown}: not valid TOML ({exc}). Check the quoting of formulas "
+                              "and the brackets of lists.") from None
+    except (ValueError, RecursionError):  # an integer of 5000 digits, brackets 1000 deep
+        raise SubmissionError(f"{shown}: too large to check (a number too long or lists nested "
+                              "too deeply). Write each answer as a number, a flat or 2-D list, "
+                              "or a formula in quotes.") from None
+    too_large = _too_large(answers)
+    if too_large:
+        raise SubmissionError(f"{shown}: too large to check ({too_large}). Write each answer "
+                              "as a number, a list of at most a few thousand numbers, or a "
+                              "formula in quotes.")
+    return answers
+
+
+def _too_large(answers: dict) -> str | None:
+    """What in the sheet is over wire.MAX_DEPTH levels, wire.MAX_ITEMS values or
+    wire.MAX_STR characters a string, if anything (walked without recursion)."""
+    from graders import wire
+    stack, items = [(answers, 0)], 0
+    while stack:
+        value, depth = stack.pop()
+        items += 1
+        if depth > wire.MAX_DEPTH:
+            return f"nested more than {wire.MAX_DEPTH} levels"
+        if items > wire.MAX_ITEMS:
+            return f"more than {wire.MAX_ITEMS} values"
+        if isinstance(value, str) and len(value) > wire.MAX_STR:
+            return f"a string of more than {wire.MAX_STR} characters"
+        children = value.values() if isinstance(value, dict) else \
+            value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return None
+
+
 def _from_zip(path: Path) -> Submission:
     """The one notebook, script or answers.toml inside a zip upload (read into memory; the
-    unpacked files are removed at once)."""
+    unpacked files are removed at once). A problem with the inner file names the zip."""
     import tempfile
 
     from graders.unzip import UnsafeZip, extract
+    shown = display(path)
     with tempfile.TemporaryDirectory(prefix="grader-zip-") as tmp:
         folder = Path(tmp)
         try:
             files = extract(path, folder)
         except UnsafeZip as exc:
-            raise SubmissionError(f"{path}: refused: {exc}. Upload the notebook itself.") \
+            raise SubmissionError(f"{shown}: refused: {exc}. Upload the notebook itself.") \
                 from None
         inner = [f for f in files if (f.suffix in (".ipynb", ".py") or f.name == "answers.toml")
                  and not any(p.startswith((".", "__MACOSX")) for p in f.relative_to(folder).parts)]
         if len(inner) != 1:
-            found = ", ".join(f.name for f in inner) or "none"
-            raise SubmissionError(f"{path}: a zip upload must hold exactly one notebook, script "
+            found = ", ".join(display(f.name) for f in inner) or "none"
+            raise SubmissionError(f"{shown}: a zip upload must hold exactly one notebook, script "
                                   f"or answers.toml (found: {found}). Upload the notebook itself.")
-        submission = load(inner[0])
+        try:
+            submission = load(inner[0])
+        except SubmissionError as exc:
+            inside = f"{shown} ({display(inner[0].relative_to(folder))})"
+            raise SubmissionError(str(exc).replace(display(inner[0]), inside, 1)) from None
     submission.path, submission.student, submission.from_zip = path, student_name(path), True
     return submission
 
 
 def student_name(path: Path) -> str:
-    """The student id: the file's stem, or its folder's name for a generic file name."""
+    """The student id: the file's stem, or its folder's name for a generic file name; as
+    `display` shows it (one printable line)."""
     generic = {"answers", "submission"}
-    return path.parent.name if path.stem.lower() in generic and path.parent.name else path.stem
+    name = path.parent.name if path.stem.lower() in generic and path.parent.name else path.stem
+    return display(name)
 
 
-def _notebook_cells(path: Path, text: str) -> tuple[list[str], list[str], str | None]:
+def _notebook_cells(shown: str, text: str) -> tuple[list[str], list[str], str | None]:
     try:
-        json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SubmissionError(f"{path}: not valid notebook JSON (line {exc.lineno}, column "
+        raise SubmissionError(f"{shown}: not valid notebook JSON (line {exc.lineno}, column "
                               f"{exc.colno}: {exc.msg}). Download the notebook again from "
                               "Jupyter (File > Download) or restore a checkpoint.") from None
+    except (ValueError, RecursionError):  # a number of 5000 digits, brackets 10**5 deep
+        raise SubmissionError(f"{shown}: not a notebook Jupyter wrote (its JSON is nested too "
+                              "deeply or holds a number too long). Download the notebook again "
+                              "from Jupyter (File > Download).") from None
+    if not isinstance(data, dict):
+        raise SubmissionError(f"{shown}: not a Jupyter notebook (the JSON is a "
+                              f"{type(data).__name__}, not an object). Download the notebook "
+                              "again from Jupyter (File > Download).")
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several types for unreadable notebooks
-        raise SubmissionError(f"{path}: not a Jupyter notebook nbformat can read "
+        raise SubmissionError(f"{shown}: not a Jupyter notebook nbformat can read "
                               f"({type(exc).__name__}). Open it in Jupyter and save it "
                               "again.") from None
-    cells = [c.source for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    cells = [_source(shown, i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
+    cells = [c for c in cells if c.strip()]
     if not cells:
-        raise SubmissionError(f"{path}: the notebook has no code. Check that you submitted "
+        raise SubmissionError(f"{shown}: the notebook has no code. Check that you submitted "
                               "the notebook with your solutions, saved.")
-    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
-    hint = nb.metadata.get("grader", {}).get("assignment")
+    markdown = [_source(shown, i, c) for i, c in enumerate(nb.cells)
+                if c.get("cell_type") == "markdown"]
+    grader = nb.metadata.get("grader")
+    hint = grader.get("assignment") if isinstance(grader, dict) else None
     return cells, markdown, hint if isinstance(hint, str) else None
+
+
+def _source(shown: str, index: int, cell) -> str:
+    """A cell's text (nbformat joins a list of lines already), lone surrogates (JSON can
+    write them, no editor does, UTF-8 cannot) as '?'; anything but text is refused."""
+    source = cell.get("source")
+    if not isinstance(source, str):
+        raise SubmissionError(f"{shown}: cell {index + 1} has no source text (its source is "
+                              f"{type(source).__name__}). Open the notebook in Jupyter and save "
+                              "it again.")
+    return source.encode("utf-8", "replace").decode("utf-8")
 
 
 def discover(paths: list[Path]) -> list[Path]:
     """Submission files among `paths`: files as given, folders searched recursively for
-    notebooks, scripts and answers.toml files (checkpoints and hidden folders skipped)."""
+    notebooks, scripts and answers.toml files (checkpoints and hidden folders skipped). Folders
+    that cannot be read are passed over, links to folders are not followed (no loops), and
+    names that are not UTF-8 are kept as the file system gives them."""
     found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            for candidate in sorted(path.rglob("*")):
-                parts = candidate.relative_to(path).parts
-                if candidate.is_file() and candidate.suffix in SUFFIXES and not any(
-                        p.startswith(".") for p in parts) and (
-                        candidate.suffix != ".toml" or candidate.name == "answers.toml"):
-                    found.append(candidate)
-        else:
+    for path in map(Path, paths):
+        if not path.is_dir():
             found.append(path)
+            continue
+        inside = []
+        for folder, subfolders, files in os.walk(path):
+            subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+            inside += [Path(folder, name) for name in files if not name.startswith(".")]
+        found += sorted(f for f in inside if f.suffix in SUFFIXES and f.is_file() and
+                        (f.suffix != ".toml" or f.name == "answers.toml"))
     return found

@@ -9,8 +9,11 @@ Two entry points, neither of which calls sympify, parse_expr or eval:
   whitelisted functions, and nested lists for matrices. The word `lambda` (a Python keyword)
   is read as the symbol lambda.
 
-Sizes are capped (nodes, depth, digits, text length) so a hostile value cannot exhaust the
-grading process.
+Sizes are capped before any work (nodes, depth, digits, text length, matrix entries) and
+after every operation (no numeric exponent above MAX_EXPONENT in magnitude, no exact number
+over MAX_NUMBER_BITS), so a hostile value cannot exhaust the grading process: sympy multiplies
+and raises powers as it builds, and `2**10**10` would otherwise be computed here. A value
+over a bound is a `NotAnExpression` whose message starts with "too large to check".
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ MAX_NODES = 200_000
 MAX_DEPTH = 200
 MAX_TEXT = 50_000
 MAX_DIGITS = 400
+MAX_EXPONENT = 1000
+MAX_NUMBER_BITS = 8000  # about 2400 decimal digits
+MAX_MATRIX = 10_000  # entries
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 #: Function heads accepted in trees and in text, and how to build them.
@@ -37,12 +43,56 @@ FUNCTIONS = {
 CONSTANTS = {"pi": sp.pi, "Pi": sp.pi, "E": sp.E, "Exp1": sp.E, "Half": sp.Rational(1, 2),
              "One": sp.Integer(1), "Zero": sp.Integer(0), "NegativeOne": sp.Integer(-1),
              "ImaginaryUnit": sp.I, "Infinity": sp.oo, "NegativeInfinity": -sp.oo}
-HEADS = {"Add": lambda *a: sp.Add(*a), "Mul": lambda *a: sp.Mul(*a),
-         "Pow": lambda b, e: sp.Pow(b, e), **FUNCTIONS}
 
 
 class NotAnExpression(ValueError):
     """The data does not describe an expression the whitelist allows; the message says why."""
+
+
+def too_large(what: str) -> NotAnExpression:
+    return NotAnExpression(f"too large to check: {what}")
+
+
+def power(base, exponent):
+    """base**exponent, refused before sympy computes it where the exponent is over
+    MAX_EXPONENT in magnitude, holds a number that large or a power of its own (a tower), or
+    the exact result would be over MAX_NUMBER_BITS."""
+    if not (isinstance(base, sp.Expr) and isinstance(exponent, sp.Expr)):
+        raise NotAnExpression("powers of matrices are not allowed")
+    numbers = [exponent] if exponent.is_Number else list(exponent.atoms(sp.Number))
+    if any(_magnitude(n) > MAX_EXPONENT for n in numbers):
+        raise too_large(f"an exponent over {MAX_EXPONENT}")
+    if any(not p.exp.is_Number for p in exponent.atoms(sp.Pow)):
+        raise too_large("a tower of powers")
+    if base.is_Rational and exponent.is_Number and \
+            _bits(base) * float(abs(exponent)) > MAX_NUMBER_BITS:
+        raise too_large(f"a number of more than {MAX_NUMBER_BITS} bits")
+    return bounded(sp.Pow(base, exponent))
+
+
+def bounded(value):
+    """`value` itself, after checking the bounds on it and on its direct arguments (where
+    sympy's automatic simplification puts what an operation combined: x**600*x**600)."""
+    for node in (value, *getattr(value, "args", ())):
+        if isinstance(node, sp.Rational) and _bits(node) > MAX_NUMBER_BITS:
+            raise too_large(f"a number of more than {MAX_NUMBER_BITS} bits")
+        if isinstance(node, (sp.Pow, sp.exp)) and node.exp.is_Number and \
+                _magnitude(node.exp) > MAX_EXPONENT:
+            raise too_large(f"an exponent over {MAX_EXPONENT}")
+    return value
+
+
+def _bits(number: sp.Rational) -> int:
+    return max(abs(int(number.p)).bit_length(), int(number.q).bit_length())
+
+
+def _magnitude(number) -> float:
+    if isinstance(number, sp.Rational):
+        return max(abs(int(number.p)), int(number.q))
+    return abs(float(number)) if number.is_finite else float("inf")
+
+
+HEADS = {"Add": lambda *a: sp.Add(*a), "Mul": lambda *a: sp.Mul(*a), "Pow": power, **FUNCTIONS}
 
 
 def from_tree(node) -> sp.Expr:
@@ -53,7 +103,7 @@ def from_tree(node) -> sp.Expr:
 def _build(node, count, depth):
     count[0] += 1
     if count[0] > MAX_NODES or depth > MAX_DEPTH:
-        raise NotAnExpression("expression too large")
+        raise too_large(f"more than {MAX_NODES} nodes or {MAX_DEPTH} levels")
     if not isinstance(node, list) or not node or not isinstance(node[0], str):
         raise NotAnExpression("malformed expression tree")
     head, args = node[0], node[1:]
@@ -67,7 +117,7 @@ def _build(node, count, depth):
         raise NotAnExpression(f"{head} is not an allowed operation")
     built = [_build(a, count, depth + 1) for a in args]
     try:
-        return HEADS[head](*built)
+        return bounded(HEADS[head](*built))
     except TypeError as exc:
         raise NotAnExpression(f"{head} with {len(built)} arguments") from exc
 
@@ -96,10 +146,38 @@ def _number(head, args):
 def matrix_from_trees(rows, cols, items) -> sp.Matrix:
     if not (isinstance(rows, int) and isinstance(cols, int) and isinstance(items, list)):
         raise NotAnExpression("malformed matrix")
-    if rows < 0 or cols < 0 or rows * cols != len(items) or rows * cols > 10_000:
+    if rows < 0 or cols < 0 or rows * cols != len(items):
         raise NotAnExpression("matrix shape does not match its entries")
+    if len(items) > MAX_MATRIX:
+        raise too_large(f"a matrix of more than {MAX_MATRIX} entries")
     count = [0]
     return sp.Matrix(rows, cols, [_build(item, count, 0) for item in items])
+
+
+def matrix(rows) -> sp.Matrix:
+    """A list (of lists) of numbers, formulas as text and sympy expressions -> Matrix, entry
+    by entry through this whitelist: sp.Matrix(list) would sympify strings, which evaluates
+    them. At most MAX_MATRIX entries, counted before any is converted."""
+    if len(rows) > MAX_MATRIX:
+        raise too_large(f"a matrix of more than {MAX_MATRIX} entries")
+    if rows and all(isinstance(r, (list, tuple)) for r in rows):
+        if sum(len(r) for r in rows) > MAX_MATRIX:
+            raise too_large(f"a matrix of more than {MAX_MATRIX} entries")
+        built = [[_entry(v) for v in r] for r in rows]
+        if any(len(r) != len(built[0]) for r in built):
+            raise NotAnExpression("matrix rows of different lengths")
+        return sp.Matrix(built)
+    return sp.Matrix([[_entry(v)] for v in rows])
+
+
+def _entry(value):
+    if isinstance(value, str):
+        return parse(value)
+    if isinstance(value, sp.Expr):
+        return value
+    if isinstance(value, (int, float, complex)) and not isinstance(value, bool):
+        return bounded(sp.sympify(value, strict=True))
+    raise NotAnExpression(f"a matrix entry of type {type(value).__name__}")
 
 
 # --- text -------------------------------------------------------------------------------------
@@ -109,19 +187,23 @@ LAMBDA_STANDIN = "lambda_"
 
 _BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
            ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b,
-           ast.Pow: lambda a, b: a ** b, ast.MatMult: lambda a, b: a * b}
+           ast.Pow: power, ast.MatMult: lambda a, b: a * b}
 
 
 def parse(text: str):
     """A formula written as text -> sympy expression, or Matrix for nested lists."""
-    if not isinstance(text, str) or len(text) > MAX_TEXT:
-        raise NotAnExpression("formula missing or too long")
+    if not isinstance(text, str):
+        raise NotAnExpression("formula missing")
+    if len(text) > MAX_TEXT:
+        raise too_large(f"a formula of more than {MAX_TEXT} characters")
     text = KEYWORD_LAMBDA.sub(LAMBDA_STANDIN, text.strip())  # `lambda` is a Python keyword
     text = text.replace("^", "**")  # x^2 as a mathematician writes it, with power's precedence
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise NotAnExpression(f"not a formula: {exc.msg}") from exc
+    except (RecursionError, MemoryError):  # Python's parser on deeply nested text
+        raise too_large(f"nested more than {MAX_DEPTH} levels") from None
     count = [0]
     return _from_ast(tree.body, count, 0)
 
@@ -129,10 +211,10 @@ def parse(text: str):
 def _from_ast(node, count, depth):
     count[0] += 1
     if count[0] > MAX_NODES or depth > MAX_DEPTH:
-        raise NotAnExpression("formula too large")
+        raise too_large(f"more than {MAX_NODES} nodes or {MAX_DEPTH} levels")
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
         if len(repr(node.value)) > MAX_DIGITS:
-            raise NotAnExpression("number too long")
+            raise too_large(f"a number of more than {MAX_DIGITS} digits")
         return sp.Integer(node.value) if isinstance(node.value, int) else sp.Float(node.value)
     if isinstance(node, ast.Name):
         if node.id in CONSTANTS:
@@ -145,7 +227,12 @@ def _from_ast(node, count, depth):
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         left = _from_ast(node.left, count, depth + 1)
         right = _from_ast(node.right, count, depth + 1)
-        return _BINOPS[type(node.op)](left, right)
+        try:
+            return bounded(_BINOPS[type(node.op)](left, right))
+        except NotAnExpression:
+            raise
+        except (TypeError, ValueError) as exc:  # a matrix with a scalar or of the wrong shape
+            raise NotAnExpression(f"{type(node.op).__name__} of these operands: {exc}") from exc
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         operand = _from_ast(node.operand, count, depth + 1)
         return -operand if isinstance(node.op, ast.USub) else operand
@@ -153,7 +240,7 @@ def _from_ast(node, count, depth):
             and node.func.id in FUNCTIONS and not node.keywords:
         args = [_from_ast(a, count, depth + 1) for a in node.args]
         try:
-            return FUNCTIONS[node.func.id](*args)
+            return bounded(FUNCTIONS[node.func.id](*args))
         except TypeError as exc:
             raise NotAnExpression(f"{node.func.id} with {len(args)} arguments") from exc
     if isinstance(node, (ast.List, ast.Tuple)):

@@ -7,6 +7,10 @@ wrong answer of the wrong type.
 
 Decoded values: None, bool, int, float, complex, str, np.ndarray, sympy.Expr, sympy.Matrix,
 list, dict, or `Opaque` (a value of a type the wire does not carry, e.g. a function).
+
+Bounds are checked before the work they bound: nesting depth, items in the whole value,
+array entries in the whole value, string and number lengths; a value over one is `Malformed`
+with a message that starts with "too large to check".
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ import numpy as np
 from graders import symbolic
 
 DTYPES = {"<f8": np.float64, "<i8": np.int64, "|b1": np.bool_, "<c16": np.complex128}
-MAX_ARRAY_ITEMS = 10_000_000
+MAX_ARRAY_ITEMS = 10_000_000  # entries of all arrays in one value together
 MAX_INT_DIGITS = 400
+MAX_ITEMS = 2_000_000  # tagged nodes in one value (the worker's cap)
+MAX_DEPTH = 64  # lists and dicts in lists and dicts (the worker sends at most 12)
+MAX_STR = 20_000  # characters per string (the worker cuts strings there)
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,39 @@ class Malformed(ValueError):
     """The worker's JSON does not follow the wire format."""
 
 
+class _Budget:
+    """What is left to decode of one value: items (tagged nodes) and array entries, shared
+    by the whole value, checked before each is built."""
+
+    def __init__(self):
+        self.items, self.array_items = MAX_ITEMS, MAX_ARRAY_ITEMS
+
+    def take(self, items: int = 1, array_items: int = 0) -> None:
+        self.items -= items
+        self.array_items -= array_items
+        self.ensure(0)
+        if self.array_items < 0:
+            raise too_large(f"more than {MAX_ARRAY_ITEMS} array entries in one value")
+
+    def ensure(self, items: int) -> None:
+        """Raise now if `items` more cannot fit (a list's length, before its items)."""
+        if items > self.items:
+            raise too_large(f"more than {MAX_ITEMS} items in one value")
+
+
+def too_large(what: str) -> Malformed:
+    return Malformed(f"too large to check: {what}")
+
+
 def decode(node) -> object:
+    """One tagged value -> a plain Python value, within the bounds above (`Malformed`)."""
+    return _decode(node, _Budget(), 0)
+
+
+def _decode(node, budget: _Budget, depth: int) -> object:
+    if depth > MAX_DEPTH:
+        raise too_large(f"nested more than {MAX_DEPTH} levels")
+    budget.take()
     if not isinstance(node, dict) or not isinstance(node.get("t"), str):
         raise Malformed("not a tagged value")
     tag = node["t"]
@@ -46,7 +85,7 @@ def decode(node) -> object:
     if tag == "int":
         digits = _typed(node.get("v"), str)
         if len(digits) > MAX_INT_DIGITS:
-            raise Malformed("integer too long")
+            raise too_large(f"an integer of more than {MAX_INT_DIGITS} digits")
         try:
             return int(digits)
         except ValueError as exc:
@@ -54,28 +93,41 @@ def decode(node) -> object:
     if tag == "float":
         return _float(node.get("v"))
     if tag == "str":
-        return _typed(node.get("v"), str)
+        return _string(node.get("v"))
     if tag == "array":
-        return _array(node)
+        return _array(node, budget)
     if tag == "expr":
         return symbolic.from_tree(node.get("tree"))
     if tag == "matrix":
         return symbolic.matrix_from_trees(node.get("rows"), node.get("cols"), node.get("items"))
     if tag == "list":
-        return [decode(item) for item in _typed(node.get("items"), list)]
+        items = _typed(node.get("items"), list)
+        budget.ensure(len(items))
+        return [_decode(item, budget, depth + 1) for item in items]
     if tag == "dict":
+        pairs = _typed(node.get("items"), list)
+        budget.ensure(2 * len(pairs))
         out = {}
-        for pair in _typed(node.get("items"), list):
+        for pair in pairs:
             if not isinstance(pair, list) or len(pair) != 2:
                 raise Malformed("bad dict item")
-            key = decode(pair[0])
+            key = _decode(pair[0], budget, depth + 1)
+            if isinstance(key, np.ndarray) and key.shape == () and key.dtype.kind in "biuf":
+                key = key.item()  # a numpy scalar key (np.float32(0.004)) is that number
             if not isinstance(key, (str, int, float, bool)) and key is not None:
-                key = repr(key)
-            out[key] = decode(pair[1])
+                key = repr(key)[:MAX_STR]
+            out[key] = _decode(pair[1], budget, depth + 1)
         return out
     if tag in ("callable", "unsupported"):
         return Opaque(str(node.get("type", "unknown"))[:100])
-    raise Malformed(f"unknown tag {tag!r}")
+    raise Malformed(f"unknown tag {str(tag)[:40]!r}")
+
+
+def _string(value) -> str:
+    value = _typed(value, str)
+    if len(value) > MAX_STR:
+        raise too_large(f"a string of more than {MAX_STR} characters")
+    return value
 
 
 def _typed(value, kind):
@@ -87,7 +139,7 @@ def _typed(value, kind):
 def _float(text) -> float:
     text = _typed(text, str)
     if len(text) > 40:
-        raise Malformed("float too long")
+        raise too_large("a float of more than 40 characters")
     try:
         value = float(text)
     except ValueError as exc:
@@ -95,7 +147,7 @@ def _float(text) -> float:
     return value
 
 
-def _array(node: dict) -> np.ndarray:
+def _array(node: dict, budget: _Budget) -> np.ndarray:
     dtype = DTYPES.get(node.get("dtype"))
     shape = node.get("shape")
     if dtype is None or not isinstance(shape, list) or len(shape) > 8:
@@ -103,8 +155,7 @@ def _array(node: dict) -> np.ndarray:
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
         raise Malformed("bad array shape")
     count = math.prod(shape)
-    if count > MAX_ARRAY_ITEMS:
-        raise Malformed("array too large")
+    budget.take(array_items=count)
     try:
         raw = base64.b64decode(_typed(node.get("b64"), str), validate=True)
     except ValueError as exc:

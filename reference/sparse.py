@@ -17,11 +17,14 @@ where the post-step map P is the method:
     "l1"        no P; the step itself is the subgradient step of L + lam ||W||_1:
                 W^{k+1} = W^k - mu (dL/dW + lam sign(W^k)), sign(0) = `sign0`     (3.3 / d)
     "proximal"  soft thresholding S_t(v) = sign(v) max(|v| - t, 0), t = mu lam    (3.4 / e)
-    "trimmed"   S_t applied only to the `n_trim` (=3) entries of smallest |v_j|;
+    "trimmed"   S_t applied only to the `n_trim` (=3) entries of smallest magnitude;
                 the others pass unchanged (trimmed l1, T l1)                      (3.5 / f)
 
-Two conventions the text leaves open are named parameters (NOTES.md): `sign0`, the value of
-sign(0) in the l1 subgradient (numpy's np.sign gives 0), and `ties`, which of several entries of
+Three conventions the text leaves open are named parameters (NOTES.md): `trim_on`, which vector
+the trimmed entries are chosen from: "after-step" (the n_trim smallest |v_j| of V^{k+1}, after
+the gradient step) or "before-step" (the n_trim smallest |w_j| of W^k, before it, as in the
+trimmed-l1 paper's algorithm, where the penalised set is fixed at the current iterate);
+`sign0`, the value of sign(0) in the l1 subgradient (numpy's np.sign gives 0), and `ties`, which of several entries of
 equal magnitude counts as "smaller" when choosing the entries to prune or to trim:
 "lowest-index" (a stable ascending argsort of |v|: among equals the lower index is smaller) or
 "highest-index" (among equals the higher index is smaller).
@@ -42,6 +45,7 @@ HANDOUT_Y = (-7, -1, -1)
 
 METHODS = ("gd", "prune", "l1", "proximal", "trimmed")
 TIES = ("lowest-index", "highest-index")
+TRIM_ON = ("after-step", "before-step")
 
 #: Handout values; build_key(params) overrides any of them.
 DEFAULT_PARAMS = {
@@ -56,6 +60,7 @@ DEFAULT_PARAMS = {
     "trimmed_thresholds": (0.02, 0.04, 0.1, 0.2),  # 3.5 / (f): lam = 1, 2, 5, 10
     "sign0_variants": (0.0, 1.0),
     "ties_variants": TIES,
+    "trim_on_variants": TRIM_ON,
     "zero_tol": 1e-8,  # |w_j| <= zero_tol counts as zero when judging ||W||_0 <= keep
     "optimal_tol": 1e-6,  # L(W^200) - min_W L(W) <= optimal_tol counts as an optimal solution
     "two_point_rows": 2,  # 3.6 / (g): the first two data points
@@ -116,13 +121,14 @@ def run(
     threshold: float | None = None,
     sign0: float = 0.0,
     ties: str = "lowest-index",
+    trim_on: str = "after-step",
     keep: int = 2,
     n_trim: int = 3,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run `steps` steps of `method` (see the module docstring) from W^0 = 0.
 
     `lam` is required by "l1", `threshold` (t = mu lam) by "proximal" and "trimmed"; `ties`
-    matters for "prune" and "trimmed", `sign0` for "l1". Returns (L, W) with L (steps + 1,)
+    matters for "prune" and "trimmed", `trim_on` for "trimmed", `sign0` for "l1". Returns (L, W) with L (steps + 1,)
     holding L(W^k) and W (steps + 1, d) holding W^k, k = 0..steps.
     """
     X = np.asarray(X, dtype=float)
@@ -133,6 +139,8 @@ def run(
         raise ValueError("method 'l1' needs lam")
     if method in ("proximal", "trimmed") and threshold is None:
         raise ValueError(f"method {method!r} needs threshold")
+    if trim_on not in TRIM_ON:
+        raise ValueError(f"trim_on must be one of {TRIM_ON}, got {trim_on!r}")
 
     def step(w: np.ndarray) -> np.ndarray:
         if method == "l1":
@@ -144,7 +152,7 @@ def run(
         elif method == "proximal":
             v = soft_threshold(v, threshold)
         elif method == "trimmed":
-            idx = smallest(v, n_trim, ties)
+            idx = smallest(v if trim_on == "after-step" else w, n_trim, ties)
             v[idx] = soft_threshold(v[idx], threshold)
         return v
 
@@ -209,7 +217,8 @@ def _lab(X: np.ndarray, y: np.ndarray, p: dict) -> dict:
         },
         "trimmed": {
             f"t={_label(t)}": {
-                f"ties={v}": entry("trimmed", threshold=t, ties=v) for v in p["ties_variants"]
+                f"ties={v}, trim_on={on}": entry("trimmed", threshold=t, ties=v, trim_on=on)
+                for v in p["ties_variants"] for on in p["trim_on_variants"]
             }
             for t in p["trimmed_thresholds"]
         },
@@ -225,14 +234,14 @@ def build_key(params: dict | None = None) -> dict:
         "prune": {"ties=<v>": E},
         "l1": {"lam=<lam>": {"sign0=<s>": E}},
         "proximal": {"t=<t>": E},
-        "trimmed": {"t=<t>": {"ties=<v>": E}}},
+        "trimmed": {"t=<t>": {"ties=<v>, trim_on=<s>": E}}},
      "variant_changes": {"three_point" | "two_point": {"prune" | "l1" | "trimmed": bool}}}
 
     with E = {"L": (steps+1,), "log_L": (steps+1,), "W": (steps+1, 5), "W_final": (5,),
     "L_final": float, "nnz_final": int (|w_j| > zero_tol), "sparse": bool (nnz_final <= 2),
     "optimal": bool (L_final - min L <= optimal_tol)}: the yes/no answers of 3.1-3.2 / (b)-(c).
     Every variant is held even where it changes nothing; "variant_changes" says where the
-    sign(0) / ties choice alters any W history. `params` overrides DEFAULT_PARAMS.
+    sign(0) / ties / trim_on choice alters any W history. `params` overrides DEFAULT_PARAMS.
     """
     unknown = set(params or ()) - set(DEFAULT_PARAMS)
     if unknown:
@@ -250,7 +259,7 @@ def build_key(params: dict | None = None) -> dict:
 
 
 def _variant_changes(lab: dict) -> dict:
-    """Whether any sign(0) / ties variant gives a W history different from its siblings'."""
+    """Whether any sign(0) / ties / trim_on variant gives a W history different from its siblings'."""
 
     def differs(group: dict) -> bool:
         histories = [e["W"] for e in group.values()]

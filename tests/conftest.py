@@ -1,5 +1,6 @@
 """Shared fixtures: the course configuration with short limits, the duke-hw2 assignment, and
-one warm worker pool for the whole session (starting workers is the slow part)."""
+one warm worker pool for the whole session (starting workers is the slow part), confined as
+strongly as this machine allows (bubblewrap and namespaces per job where they work)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from graders import ROOT, config
 from graders.assignment import load_assignment
+from graders.sandbox.isolation import detect
 from graders.sandbox.pool import WorkerPool
 
 
@@ -25,6 +27,13 @@ def hw2(course):
 
 
 @pytest.fixture(scope="session")
-def pool(hw2):
-    with WorkerPool(2, hw2.config.preload) as warm:
+def pool(hw2, course, environment):
+    with WorkerPool(2, hw2.config.preload, detect(), environment=environment(course)) as warm:
         yield warm
+
+
+@pytest.fixture(scope="session")
+def environment():
+    """The student environment of an assignment (built once, then cached)."""
+    from graders.sandbox.environment import for_assignment
+    return lambda config, name="duke-hw2": for_assignment(config, name)

@@ -51,7 +51,8 @@ def test_check_prints_a_table_and_writes_the_report(config_path, tmp_path):
     result = invoke(config_path, "check", EXAMPLES / "wrong-sign.ipynb", "-o", tmp_path)
     assert result.exit_code == 0, result.output
     # 64 automatic points: 55 regular (x1.25 to the announced 100) + 9 extra credit
-    assert "total: 77.75 / 100 automatic, 24 pending manual grading" in result.output
+    # 24 handout points of manual parts pending: 23 regular (x1.25) and 1 of extra credit
+    assert "total: 77.75 / 100 automatic, 29.75 pending manual grading" in result.output
     html = (tmp_path / "report.html").read_text()
     assert "differs from the key" in html and "<svg" in html
     assert "not shown" in html  # a student's self-check does not reveal key values
@@ -67,7 +68,8 @@ def test_grade_a_folder_does_not_stop_at_broken_submissions(config_path, tmp_pat
     out = tmp_path / "out"
     result = invoke(config_path, "grade", batch, "-o", out)  # assignment from the notebooks
     assert result.exit_code == 0, result.output
-    assert "done: 5 graded (2 unreadable)" in result.output
+    assert "5 submission(s): mean" in result.output and "2 x could not be read" in result.output
+    assert "1 x cell time limit" in result.output
     rows = {r["student"]: r for r in csv.DictReader((out / "gradebook.csv").open())}
     assert rows["solution"]["total"] == "80.25"  # 57 regular x 1.25 + 9 extra credit
     assert rows["solution"]["auto"] == "66" and rows["solution"]["manual_pending"] == "24"
@@ -79,12 +81,22 @@ def test_grade_a_folder_does_not_stop_at_broken_submissions(config_path, tmp_pat
     assert "could not be graded" in (out / "corrupt" / "report.html").read_text()
 
 
-def test_key_writes_text_and_html(config_path, tmp_path):
+def test_key_writes_html_and_prints_a_summary(config_path, tmp_path):
     result = invoke(config_path, "key", "duke-hw2", "-o", tmp_path)
     assert result.exit_code == 0
-    assert "distributed / W_star: array[3] [ 1., -3.,  2.]" in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) <= 6 and "distributed / W_star" not in result.output
+    assert lines[0].startswith("duke-hw2: ") and " items: " in result.output
+    assert lines[-1] == f"HTML answer key: {tmp_path / 'duke-hw2-key.html'}"
     html = (tmp_path / "duke-hw2-key.html").read_text()
     assert html.count("<svg") > 20 and "http" not in html.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_key_full_prints_every_item(config_path, tmp_path):
+    result = invoke(config_path, "key", "duke-hw2", "-o", tmp_path, "--full")
+    assert result.exit_code == 0
+    assert "distributed / W_star: array[3] [ 1., -3.,  2.]" in result.output
+    assert result.output.strip().splitlines()[-1].startswith("HTML answer key: ")
 
 
 def test_unknown_assignment_is_a_clear_error(config_path):

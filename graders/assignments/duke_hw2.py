@@ -5,15 +5,20 @@
   3.1-3.6   the sparse lab (graders/assignments/sparse_lab.py; 3.6 is extra credit)
   4.1-4.3   CSC encoding (graders/assignments/csc_problems.py; 4.3 is extra credit)
 
-What the grader reads for 2.x (student_template/duke-hw2/hw2.ipynb names everything):
+What the grader reads for 2.x (student_template/duke-hw2/hw2.ipynb names everything; names
+carry their problem's number, graders/assignments/names.py):
 
-  2.1  W_next        sympy Matrix (3, 1): W^{k+1} in lambda, w1..w3 (W^k), x11..x33, y1..y3
-       W_star_expr   sympy Matrix (3, 1): W* in x11..x33, y1..y3
-       W_star        array (3,) (or (3, 1)): W* at the handout's data
-  2.2  logL_sgd      array (51, 3): log L_i(W^k), k = 0..50, lambda = 0.1, W^0 = 0
-  2.3  terngrad(g, s) -> array like g: one TernGrad draw;  logL_terngrad  array (51, 3)
-  2.4  logL_clip     dict {T: array (51, 3)} for T in 1, 2, 5, 10
-  2.5  logL_clip_terngrad  array (51, 3), clipping at T = 5 with s_t = T
+  2.1  p2_1_W_next       sympy Matrix (3, 1): W^{k+1} in lambda, w1..w3 (W^k), x11..x33, y1..y3
+       p2_1_W_star_expr  sympy Matrix (3, 1): W* in x11..x33, y1..y3
+       p2_1_W_star       array (3,) (or (3, 1)): W* at the handout's data
+  2.2  p2_2_logL         array (51, 3): log L_i(W^k), k = 0..50, lambda = 0.1, W^0 = 0
+  2.3  p2_3_terngrad(g, s) -> array like g: one TernGrad draw
+       p2_3_train_terngrad(seed) -> array (51, 3): one run's log L_i, calling p2_3_terngrad
+  2.4  p2_4_logL         dict {T: array (51, 3)} for T in 1, 2, 5, 10
+  2.5  p2_5_train_clip_terngrad(seed) -> array (51, 3): clipping at T = 5, s_t = T
+
+Histories in any accepted form (graders/checks/forms.py: 51 rows or 50 recorded before or
+after each step, log base e or 10).
 
 Conventions (NOTES.md) are variants of the key named by reference.distributed.Convention.slug
 (sum_x2, mean_x2, sum_x1, mean_x1); grader.toml's [conventions] aggregation lists the accepted.
@@ -25,10 +30,11 @@ import numpy as np
 
 from graders.assignment import Problem
 from graders.assignments import csc_problems, sparse_lab, true_false
+from graders.assignments.names import graded
 from graders.assignments.sparse_lab import LabPart
 from graders.checks.base import Probe
-from graders.checks.numeric import ArrayCheck, EnvelopeCheck, TrajectoryCheck
-from graders.checks.statistical import TernaryQuantizerCheck
+from graders.checks.numeric import ArrayCheck, TrajectoryCheck
+from graders.checks.statistical import RunDistributionCheck, TernaryQuantizerCheck
 from graders.checks.symbolic import SymbolicCheck
 from graders.config import AssignmentConfig
 from graders.keys import build_topics
@@ -38,7 +44,7 @@ from reference import distributed
 WORKERS = ("L_1", "L_2", "L_3")
 #: The settings grader.toml must give in [assignments.duke-hw2.tolerances].
 TOLERANCES = {"rtol", "atol", "trajectory_rtol", "trajectory_atol", "partial_credit_from",
-              "log_floor", "envelope_margin", "envelope_full_share", "terngrad_draws",
+              "log_floor", "terngrad_runs", "terngrad_resolution", "terngrad_draws",
               "statistical_false_failure"} | sparse_lab.TOLERANCES | csc_problems.TOLERANCES
 #: Each open convention and its variants (grader.toml's [conventions] picks the accepted).
 CONVENTIONS = {"aggregation": [c.slug for c in distributed.CONVENTIONS],
@@ -79,6 +85,17 @@ def build_key(params: dict) -> dict:
     return build_topics(["true_false", "distributed", "sparse", "csc"], params)
 
 
+#: Calls of the student's quantiser recorded during training (their outputs must be ternary
+#: and unbiased: statistical.training_bias); the worker keeps at most 2000.
+RECORDED_CALLS = 2000
+
+
+def hidden_seeds(seed: int, runs: int) -> tuple[int, ...]:
+    """The seeds the student's training function is called with: `runs` of them, drawn from
+    `seed` (the key's, never shown to students)."""
+    return tuple(int(x) for x in np.random.default_rng(seed).integers(1, 2**31 - 1, runs))
+
+
 def quantizer_cases(seed: int, clip_T: float | None) -> list[tuple[np.ndarray, float]]:
     """Hidden inputs (g, s) for the student's terngrad: random gradients, one with a zero
     element, one with an element at the bound; s = max|g| (2.3) or s = T after clipping (2.5)."""
@@ -97,58 +114,73 @@ def problems(key: dict, cfg: AssignmentConfig) -> list[Problem]:
     per_convention = lambda field: {c: v[field] for c, v in k["conventions"].items()}  # noqa: E731
     trajectory = dict(accepted=accepted, rtol=tol["trajectory_rtol"],
                       atol=tol["trajectory_atol"], floor=tol["log_floor"], ylabel="log L_i",
-                      labels=WORKERS, partial_from=tol["partial_credit_from"])
-    value = lambda name: Probe(name, "value", name)  # noqa: E731
-    envelope = dict(accepted=accepted, margin=tol["envelope_margin"],
-                    atol=tol["trajectory_atol"], floor=tol["log_floor"], ylabel="log L_i",
-                    labels=WORKERS, partial_from=tol["partial_credit_from"],
-                    full_from=tol["envelope_full_share"], convention_probe=value("logL_sgd"), convention_keys=per_convention("sgd_logL"))
+                      labels=WORKERS, partial_from=tol["partial_credit_from"], log=True)
+    value = lambda problem, name: Probe(graded(problem, name), "value",  # noqa: E731
+                                        graded(problem, name))
     draws, seed = int(tol["terngrad_draws"]), int(k["params"]["seed"])
+    quantizer = graded("2.3", "terngrad")
 
-    def quantizer_check(check_id: str, title: str, clip_T: float | None) -> TernaryQuantizerCheck:
+    def runs_probe(problem: str, trainer: str) -> Probe:
+        """The student's trainer called with hidden seeds, its quantiser swapped for a
+        recorder."""
+        name = graded(problem, trainer)
+        return Probe(f"{name}(seed) runs", "call", name, ({"t": "seed"},),
+                     seeds=hidden_seeds(seed + int(problem[-1]), int(tol["terngrad_runs"])),
+                     swap={"name": quantizer, "keep": RECORDED_CALLS})
+
+    def runs_check(probe: Probe, field: str) -> RunDistributionCheck:
+        """The trainer's runs against the key's reference runs of `field`; the convention is
+        pinned by the student's 2.2 history where it matches one."""
+        return RunDistributionCheck(
+            "history", f"log L_i of {tol['terngrad_runs']:g} runs of {probe.name}", probe,
+            per_convention(field), per_convention("sgd_logL"), accepted, floor=tol["log_floor"],
+            atol=tol["trajectory_atol"], false_failure=tol["statistical_false_failure"],
+            resolution=tol["terngrad_resolution"], quantizer=quantizer, ylabel="log L_i",
+            labels=WORKERS, convention_probe=value("2.2", "logL"))
+
+    def quantizer_check(check_id: str, title: str, clip_T: float | None,
+                        training: Probe) -> TernaryQuantizerCheck:
         cases = quantizer_cases(seed + (0 if clip_T is None else 1), clip_T)
         label = "s=max|g|" if clip_T is None else f"s=T={clip_T:g}"
-        probes = [Probe(f"terngrad({label}) case {i + 1}", "call", "terngrad",
-                        (encode_array(g), s), repeat=draws, seed=seed + i)
+        probes = [Probe(f"terngrad({label}) case {i + 1}", "call", quantizer,
+                        (encode_array(g), s), repeat=draws, seed=seed + i,
+                        batch={"arg": 0, "n": draws})
                   for i, (g, s) in enumerate(cases)]
         return TernaryQuantizerCheck(check_id, title, probes, cases,
-                                     false_failure=tol["statistical_false_failure"])
+                                     false_failure=tol["statistical_false_failure"],
+                                     training=training)
 
     T5 = str(int(k["params"]["clip_terngrad_T"]))
+    runs23, runs25 = runs_probe("2.3", "train_terngrad"), runs_probe("2.5", "train_clip_terngrad")
     distributed_problems = [
         Problem("2.1", "Parameter-server update and optimum", [
-            SymbolicCheck("update", "W^{k+1} in lambda, W^k, x_i, y_i", value("W_next"),
+            SymbolicCheck("update", "W^{k+1} in lambda, W^k, x_i, y_i", value("2.1", "W_next"),
                           per_convention("update"), accepted),
-            SymbolicCheck("optimum_symbolic", "W* in closed form", value("W_star_expr"),
+            SymbolicCheck("optimum_symbolic", "W* in closed form", value("2.1", "W_star_expr"),
                           {"normal equations": k["W_star_symbolic"]}, ["normal equations"]),
-            ArrayCheck("optimum", "W* at the given data", value("W_star"),
+            ArrayCheck("optimum", "W* at the given data", value("2.1", "W_star"),
                        {"least squares": k["W_star"]}, ["least squares"],
-                       rtol=tol["rtol"], atol=tol["atol"], flat_ok=True),
+                       rtol=tol["rtol"], atol=tol["atol"]),
         ]),
         Problem("2.2", "Distributed SGD, 50 steps, lambda = 0.1", [
-            TrajectoryCheck("history", "log L_i over 50 steps", value("logL_sgd"),
+            TrajectoryCheck("history", "log L_i over 50 steps", value("2.2", "logL"),
                             per_convention("sgd_logL"), **trajectory),
         ]),
         Problem("2.3", "TernGrad, s_t = max |g|", [
-            quantizer_check("terngrad", "terngrad(g, s): ternary and unbiased", None),
-            EnvelopeCheck("history", "log L_i with TernGrad", value("logL_terngrad"),
-                          per_convention("terngrad_logL"), per_convention("sgd_logL"),
-                          deterministic_name="uncompressed (2.2)", **envelope),
+            quantizer_check("terngrad", "terngrad(g, s): ternary and unbiased", None, runs23),
+            runs_check(runs23, "terngrad_logL"),
         ], manual={"trend": "Point out the effect of TernGrad on the trend of convergence."}),
         Problem("2.4", "Gradient clipping, T = 1, 2, 5, 10", [
             TrajectoryCheck(f"T={T}", f"log L_i with clipping at T = {T}",
-                            value("logL_clip"), {c: v["clip_logL"][T]
+                            value("2.4", "logL"), {c: v["clip_logL"][T]
                                                  for c, v in k["conventions"].items()},
                             select=float(T), **trajectory)
             for T in k["conventions"][accepted[0]]["clip_logL"]
         ], manual={"compare": "Compare with 2.2: the effect of clipping on convergence."}),
         Problem("2.5", f"Clipping with TernGrad, T = {T5}", [
             quantizer_check("terngrad", f"terngrad(clip(g, {T5}), {T5}): ternary and unbiased",
-                            float(T5)),
-            EnvelopeCheck("history", f"log L_i with clipping at T = {T5} and TernGrad",
-                          value("logL_clip_terngrad"), per_convention("clip_terngrad_logL"),
-                          {c: v["clip_logL"][T5] for c, v in k["conventions"].items()},
-                          deterministic_name=f"clipping-only (2.4, T = {T5})", **envelope),
+                            float(T5), runs25),
+            runs_check(runs25, "clip_terngrad_logL"),
         ], manual={"trend": "Point out the effect of TernGrad with clipping on convergence."}),
     ]
     return [*true_false.problems(key["true_false"], STATEMENTS),  # the handout's order

@@ -1,6 +1,6 @@
 """True/False statements 1.1-1.10, shared by duke-hw2 and duke-hw4.
 
-The student answers in `true_false`, a dict {"1.1": True | False, ...} (the templates hand it
+The student answers in `p1_true_false`, a dict {"1.1": True | False, ...} (the templates hand it
 out with None for each), and explains each answer in the markdown cell "Your answer (1.N)".
 The boolean is checked against [assignments.ID.key.true_false] (reference/true_false.py); a
 statement without a shipped key has its answer graded by hand (Problem.unkeyed) with the
@@ -12,16 +12,17 @@ from __future__ import annotations
 import numpy as np
 
 from graders.assignment import Problem
+from graders.assignments.names import graded
 from graders.checks.base import Outcome, Probe, ProbeResult
 from graders.checks.numeric import ExactCheck
 from reference.true_false import IDS
 
-NAME = "true_false"
+NAME = graded("1", "true_false")
 PROBE = Probe(NAME, "value", NAME)
 
 
 class StatementCheck(ExactCheck):
-    """The student's boolean for one statement, read from the `true_false` dict."""
+    """The student's boolean for one statement, read from the `p1_true_false` dict."""
 
     def __init__(self, statement: str, truth: bool):
         super().__init__("answer", f"statement {statement}: true or false", PROBE,

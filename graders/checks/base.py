@@ -6,7 +6,8 @@ an `Outcome`: the fraction of its points earned, a message that says why, displa
 student's and the key's values, the tolerance, and the key variant the answer matched.
 
 Where the text allows several answers (NOTES.md conventions), the key holds each as a named
-variant; a check tries the accepted ones and keeps the best.
+variant; a check tries the accepted ones and keeps the best. The forms an answer may take
+(history rows, layouts, log base, dict keys) are graders/checks/forms.py's.
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ import numpy as np
 @dataclass(frozen=True)
 class Probe:
     """A question for the worker. kind "value": read variable `name`; kind "call": call
-    `name(*args)` `repeat` times with the RNGs seeded by `seed` (results stacked)."""
+    `name(*args)` `repeat` times with the RNGs seeded by `seed` (results stacked).
+
+    Optional call features (None: not used); with any of them the decoded value is a dict
+    {"value": stacked results, "batched": bool, "calls": [int], "records": [[args..., out]]}:
+      seeds  call once per seed, the RNGs seeded with it (an arg {"t": "seed"} receives it);
+      swap   {"name": F, "keep": N}: the student's global F is wrapped during the calls,
+             counting its calls per run and recording the first N (args and result);
+      batch  {"arg": i, "n": N}: one call with args[i] stacked N times along a new axis 0,
+             used when it returns (N, *shape), else N separate calls.
+    An arg {"t": "ref", "name": X} is the student's own object X."""
 
     id: str
     kind: str
@@ -28,10 +38,17 @@ class Probe:
     args: tuple = ()
     repeat: int = 1
     seed: int = 0
+    seeds: tuple[int, ...] | None = None
+    swap: dict | None = None
+    batch: dict | None = None
 
     def wire(self) -> dict:
-        return {"id": self.id, "kind": self.kind, "name": self.name, "args": list(self.args),
-                "repeat": self.repeat, "seed": self.seed}
+        wired = {"id": self.id, "kind": self.kind, "name": self.name, "args": list(self.args),
+                 "repeat": self.repeat, "seed": self.seed}
+        for name in ("seeds", "swap", "batch"):
+            if getattr(self, name) is not None:
+                wired[name] = list(self.seeds) if name == "seeds" else dict(getattr(self, name))
+        return wired
 
 
 @dataclass
@@ -57,6 +74,10 @@ class Plot:
 
 @dataclass
 class Outcome:
+    """`message` is what the student may read: the symptom (where, which kind of mistake),
+    never a key value, the key's formula or a count derived from the key. `detail` (shown to
+    instructors only) may hold them. `expected` is the key's display (instructors only too)."""
+
     fraction: float
     message: str
     student: str = ""
@@ -64,6 +85,7 @@ class Outcome:
     tolerance: str = ""
     variant: str | None = None
     plots: list[Plot] = field(default_factory=list)
+    detail: str = ""
 
 
 class Check:
@@ -86,14 +108,20 @@ def best_variant(variants: dict[str, Any], accepted: list[str],
     there was a choice."""
     best: Outcome | None = None
     for name in accepted:
-        outcome = score(variants[name])
-        outcome.variant = name if outcome.fraction > 0 and len(variants) > 1 else None
+        outcome = score(variants[name])  # its variant, if any, names the answer's form
+        outcome.variant = (join(name if len(variants) > 1 else None, outcome.variant)
+                           if outcome.fraction > 0 else None)
         if best is None or outcome.fraction > best.fraction:
             best = outcome
         if outcome.fraction >= 1:
             break
     assert best is not None, "a check needs at least one accepted variant"
     return best
+
+
+def join(*names: str | None) -> str | None:
+    """Names of a matched variant and of the answer's forms, "; "-separated; None if none."""
+    return "; ".join(n for n in names if n) or None
 
 
 def show(value, limit: int = 300) -> str:

@@ -42,6 +42,9 @@ class GroupCheck(Check):
             message = f"chosen {best}: {message}"
         outcomes = [o for outs in shown.values() for _, o in outs]
         variants = sorted({o.variant for o in outcomes if o.variant})
+        detail = "; ".join(f"{prefix(label)}{title}: {o.detail}" for label, outs in shown.items()
+                           for title, o in outs if o.detail)
         return Outcome(fraction, message, "; ".join(o.student for o in outcomes[:2]),
                        "; ".join(o.expected for o in outcomes[:2]), outcomes[0].tolerance,
-                       ", ".join(variants) or None, [plot for o in outcomes for plot in o.plots])
+                       ", ".join(variants) or None, [plot for o in outcomes for plot in o.plots],
+                       detail)

@@ -3,7 +3,7 @@
 The answer arrives as a sympy object rebuilt by graders.symbolic's whitelist (or as text,
 parsed by it). Equivalence is decided in two steps:
   1. evaluation at random points with exact rationals: any difference is a proof of
-     inequivalence, and the report shows the point;
+     inequivalence, and the report shows the point (the key's value there to instructors);
   2. sympy.cancel(answer - key) == 0: a proof of equivalence for rational functions, which is
      what these problems' formulas are. Where cancel cannot decide (other functions), agreement
      at every random point is accepted and the report says so.
@@ -31,25 +31,26 @@ def as_sympy(value):
             return None, f"could not read the formula: {exc}"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = sp.nsimplify(value)
-    if isinstance(value, list):
+    if isinstance(value, list):  # entry by entry: sp.Matrix(list) would sympify (eval) strings
         try:
-            value = sp.Matrix(value)
-        except (TypeError, ValueError):
-            return None, "expected a sympy expression or Matrix, got a list of other things"
+            value = symbolic.matrix(value)
+        except symbolic.NotAnExpression as exc:
+            return None, f"expected a sympy expression or Matrix, got a list that is not one: {exc}"
     if isinstance(value, (sp.Basic, sp.MatrixBase)):
         return value, ""
     return None, f"expected a sympy expression or Matrix, got {type(value).__name__}"
 
 
-def compare(answer, key, seed: int = 0) -> tuple[bool, str]:
-    """(equivalent, how) for two expressions or matrices of expressions. Memoised: a class
+def compare(answer, key, seed: int = 0) -> tuple[bool, str, str]:
+    """(equivalent, how, detail) for two expressions or matrices of expressions: `how` is
+    safe for the student, `detail` may name the key's symbols or values. Memoised: a class
     hands in few distinct forms, and cancellation of big rational functions takes ~0.5 s."""
     freeze = lambda v: v.as_immutable() if isinstance(v, sp.MatrixBase) else v  # noqa: E731
     return _compare(freeze(answer), freeze(key), seed)
 
 
 @functools.lru_cache(maxsize=512)
-def _compare(answer, key, seed: int) -> tuple[bool, str]:
+def _compare(answer, key, seed: int) -> tuple[bool, str, str]:
     if isinstance(key, sp.MatrixBase):
         if not isinstance(answer, sp.MatrixBase):
             answer = sp.Matrix([answer])
@@ -58,20 +59,20 @@ def _compare(answer, key, seed: int) -> tuple[bool, str]:
                 answer = answer.T
             else:
                 return False, f"expected a {key.shape[0]}x{key.shape[1]} matrix, got " \
-                              f"{answer.shape[0]}x{answer.shape[1]}"
+                              f"{answer.shape[0]}x{answer.shape[1]}", ""
         pairs = list(zip(answer, key))
     else:
         if isinstance(answer, sp.MatrixBase):
             if answer.shape != (1, 1):
-                return False, "expected a single expression, got a matrix"
+                return False, "expected a single expression, got a matrix", ""
             answer = answer[0, 0]
         pairs = [(answer, key)]
     key_symbols = set().union(*(k.free_symbols for _, k in pairs))
     extra = set().union(*(a.free_symbols for a, _ in pairs)) - key_symbols
     if extra:
         names = ", ".join(sorted(map(str, extra)))
-        return False, f"uses symbols the key does not: {names} (expected only " \
-                      f"{', '.join(sorted(map(str, key_symbols)))})"
+        return False, f"uses symbols the answer does not need: {names}", \
+            f"the key uses only {', '.join(sorted(map(str, key_symbols)))}"
     rng = random.Random(seed)
     symbols = sorted(key_symbols, key=str)
     for _ in range(POINTS):
@@ -86,10 +87,11 @@ def _compare(answer, key, seed: int) -> tuple[bool, str]:
             if not _same_number(av, kv):
                 at = ", ".join(f"{s}={v}" for s, v in list(point.items())[:6])
                 where = f" (entry {index + 1})" if len(pairs) > 1 else ""
-                return False, f"differs from the key{where} at {at}: {av} vs {kv}"
+                return False, f"differs from the key{where} at {at} (yours gives {av})", \
+                    f"the key gives {kv}"
     if all(sp.cancel(a - k) == 0 for a, k in pairs):
-        return True, "equivalent (proved by cancellation)"
-    return True, f"equal to the key at {POINTS} random points"
+        return True, "equivalent (proved by cancellation)", ""
+    return True, f"equal to the key at {POINTS} random points", ""
 
 
 def _same_number(a, b) -> bool:
@@ -119,8 +121,8 @@ class SymbolicCheck(Check):
             shown = str(key)[:300]
             if answer is None:
                 return Outcome(0.0, why, str(results[self.probes[0].id].value)[:300], shown)
-            same, how = compare(answer, key)
+            same, how, detail = compare(answer, key)
             return Outcome(1.0 if same else 0.0, how, str(answer)[:300], shown,
-                           "exact (symbolic)")
+                           "exact (symbolic)", detail=detail)
 
         return best_variant(self.variants, self.accepted, score)

@@ -49,7 +49,8 @@ def check() -> tuple[Isolation, list[Layer]]:
     ]
     root = os.geteuid() == 0
     layers.append(Layer("separate uid per slot", isolation.kind == "bubblewrap-root",
-                        "setpriv drops to uid 61000+slot inside the sandbox" if root else
+                        "setpriv drops to a uid of the slot's own (a block per grader) inside the "
+                        "sandbox" if root else
                         "not root: the sandbox runs as your own uid in a user namespace"))
     layers.append(Layer("sandbox starts", isolation.isolated,
                         isolation.describe() if isolation.isolated else "; ".join(isolation.notes)))
@@ -70,12 +71,15 @@ def check() -> tuple[Isolation, list[Layer]]:
                   if seen["uid"] != 0
                   else "uid 0 inside: root ignores RLIMIT_NPROC"),
         ]
-    cg = isolation.cgroups
-    layers.append(Layer("cgroup memory and process caps", cg is not None,
-                        f"memory: {cg.memory}; pids: {cg.pids}" if cg else
+    layers.append(Layer("namespaces of its own per job", isolation.job_namespaces,
+                        "user, pid, mount, ipc, uts and network namespaces and fresh tmpfs "
+                        "scratch per job: nothing a job leaves reaches the next"
+                        if isolation.job_namespaces else "unavailable here (unprivileged user "
+                        "namespaces are off): jobs of a slot share it, cleaned after each"))
+    cg = isolation.cgroup_controllers
+    layers.append(Layer("cgroup memory and process caps", bool(cg),
+                        "; ".join(f"{name}: {path}" for name, path in cg.items()) if cg else
                         "none writable here: rlimits (address space, processes) only"))
-    if cg is not None:
-        cg.close()
     layers.append(Layer("rlimits", True, "address space, file size, open files, processes, "
                         "CPU time, no core files; wall clocks per cell and per submission"))
     return isolation, layers
@@ -98,6 +102,6 @@ def _secret_paths() -> list[str]:
 def _probe_inside(isolation: Isolation) -> dict:
     argv = isolation.command(0, WORKER_SCRIPT, 1024)
     script = f"PATHS = {json.dumps(_secret_paths())}\n" + PROBE
-    done = subprocess.run(argv[:-2] + ["-c", script], capture_output=True, text=True,
+    done = subprocess.run(argv[:-1] + ["-c", script], capture_output=True, text=True,
                           timeout=60, env={"PATH": "/usr/bin:/bin"})
     return json.loads(done.stdout.strip().splitlines()[-1])

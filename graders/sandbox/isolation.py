@@ -1,56 +1,71 @@
-"""How a worker slot is confined on Linux: bubblewrap namespaces, a uid per slot, cgroups.
+"""How worker slots are confined on Linux: bubblewrap namespaces, a uid per slot, cgroups, and
+namespaces of its own for every job.
 
 `detect()` picks the strongest confinement this machine offers:
 
   bubblewrap as root   bwrap WITHOUT a user namespace (root's bwrap in a user namespace keeps
                        full capabilities over the mounts), then, inside, `setpriv` drops to an
-                       unprivileged uid of the slot's own (jobs cannot signal each other and
-                       RLIMIT_NPROC counts per uid), no new privileges, no capabilities.
+                       unprivileged uid of the slot's own (jobs of different slots cannot signal
+                       each other), no new privileges, no capabilities.
   bubblewrap as a user bwrap --unshare-user (a student's laptop): the user's own uid inside.
   unisolated           a plain subprocess: rlimits and wall clocks only.
 
+and whether each job can have namespaces of its own (user, pid, mount, ipc, uts, network) with
+fresh tmpfs scratch, made by the zygote per job (graders/sandbox/worker.py): then nothing a
+job leaves (processes, files, sockets, shared memory) survives it.
+
 Inside bubblewrap the worker sees: /usr (and its /bin, /lib links), ld.so.cache, the Python
-installation and the virtual environment read-only, the worker script alone at
-/sandbox/worker.py, size-capped /tmp, /dev/shm and /job (the jobs' folders, emptied after each
-job with /tmp and /dev/shm), a fresh /proc and /dev.
-Not the project (graders/, reference/), not the answer keys (~/.cache), not the gradebook or
-other submissions, not /etc or /root. Namespaces: mount, pid, net, ipc, uts (and user when not
-root). The slot's cgroup (memory and pids), where the machine has one, is joined before bwrap
-starts, so every process of the slot is counted.
+installation and the student environment read-only, the worker script alone at
+/sandbox/worker.py, size-capped /tmp, /dev/shm and /job, a fresh /proc and /dev. Not the
+project (graders/, reference/), not the answer keys (~/.cache), not the gradebook or other
+submissions, not /etc or /root. Namespaces: mount, pid, net, ipc, uts (and user when not
+root).
+
+A grader claims its slots with `claim(count)`: a block of uids that no other grader on the
+machine holds (a lock file per block), and per-slot cgroups (memory, pids) joined before
+bwrap starts, so every process of a slot is counted. `Slots.release()` kills what is left in
+those cgroups, waits until they are empty and removes them; cgroups left by a grader that
+died are swept at the next claim.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from graders.sandbox.environment import own
+
 SLOT_UID_BASE = 61000
+#: uids per block; a grader holds one block, so at most this many slots per pool.
+UID_BLOCK = 64
+UID_BLOCKS = 64  # 61000 .. 65095: below nobody (65534)
 TMP_MB = 64
 JOB_MB = 256
+CGROUP_PREFIX = "course-grader"
 
 
 @dataclass
 class Isolation:
-    """The confinement of worker slots; `command(slot, worker)` is the argv of a zygote."""
+    """The confinement of worker slots; `command(...)` is the argv of a zygote."""
 
     kind: str  # "bubblewrap-root", "bubblewrap-user" or "none"
     bwrap: str | None = None
     setpriv: str | None = None
-    cgroups: "CgroupSet | None" = None
+    cgroup_controllers: dict[str, Path] = field(default_factory=dict)
+    job_namespaces: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
     def isolated(self) -> bool:
         return self.kind != "none"
-
-    @property
-    def jobs_root(self) -> str | None:
-        """Where the worker makes each job's folder inside the sandbox (None: a host temp dir)."""
-        return "/job" if self.isolated else None
 
     def describe(self) -> str:
         if self.kind == "bubblewrap-root":
@@ -62,33 +77,112 @@ class Isolation:
         else:
             return ("NOT ISOLATED: a separate worker process with rlimits and wall clocks, "
                     "but no namespaces and no separate uid")
-        if self.cgroups is not None:
+        if self.cgroup_controllers:
             text += ", cgroup memory and process caps"
+        text += (", namespaces and fresh scratch of its own for every job" if self.job_namespaces
+                 else "; jobs of a slot share its namespaces (cleaned after each job)")
         return text
 
-    def command(self, slot: int, worker: Path, memory_mb: int) -> list[str]:
-        python = [sys.executable, "-I"]
+    def claim(self, count: int) -> "Slots":
+        """`count` slots for one pool: uids of a block no other grader holds, and cgroups."""
+        if count > UID_BLOCK:
+            raise ValueError(f"at most {UID_BLOCK} worker slots per pool")
+        uid_base, lock = None, None
+        if self.kind == "bubblewrap-root":
+            uid_base, lock = _claim_uid_block()
+        cgroups = None
+        if self.cgroup_controllers:
+            _sweep_stale_cgroups(self.cgroup_controllers)
+            cgroups = CgroupSet(self.cgroup_controllers,
+                                f"{CGROUP_PREFIX}-{os.getpid()}-{uid_base or 0}-"
+                                f"{time.monotonic_ns() % 10**9}")
+        return Slots(self, count, uid_base, cgroups, lock)
+
+    def command(self, slot: int, worker: Path, memory_mb: int, environment=None,
+                uid: int | None = None, launcher: list[str] | None = None,
+                variables: dict[str, str] | None = None) -> list[str]:
+        """The argv of slot `slot`'s zygote: the student environment's `python -I -B
+        worker.py` (graders/sandbox/environment.py; default: the grader's own interpreter),
+        confined, with exactly the environment `variables` (bwrap clears the rest)."""
+        env = environment or own()
         if not self.isolated:
-            return python + [str(worker)]
+            return [str(env.python), "-I", "-B", str(worker)]
         argv = [self.bwrap, "--die-with-parent", "--new-session", "--unshare-pid",
                 "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if self.kind == "bubblewrap-user":
             argv.append("--unshare-user")
+        python, binds = _interpreter_binds(env)  # after /sandbox is made world-readable
         argv += _filesystem() + ["--perms", "0755", "--dir", "/sandbox",
-                                 "--ro-bind", str(worker), "/sandbox/worker.py",
-                                 "--chdir", "/job", "--clearenv"]
+                                 "--ro-bind", str(worker), "/sandbox/worker.py"] + binds + [
+            "--chdir", "/job", "--clearenv"]
+        for name, value in (variables or {}).items():
+            argv += ["--setenv", name, value]
         if self.kind == "bubblewrap-root":
-            uid = str(SLOT_UID_BASE + slot)
-            argv += [self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                     "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
-        argv += python + ["/sandbox/worker.py"]
+            uid_text = str(uid if uid is not None else SLOT_UID_BASE + slot)
+            argv += [self.setpriv, f"--reuid={uid_text}", f"--regid={uid_text}",
+                     "--clear-groups", "--no-new-privs", "--inh-caps=-all",
+                     "--bounding-set=-all"]
+        argv += [python, "-I", "-B", "/sandbox/worker.py"]
+        return (launcher or []) + argv
+
+
+@dataclass
+class Slots:
+    """One pool's claim: `count` slots, their uids (uid_base + slot, as root) and cgroups."""
+
+    isolation: Isolation
+    count: int
+    uid_base: int | None
+    cgroups: "CgroupSet | None"
+    _lock: object = None
+
+    def command(self, slot: int, worker: Path, memory_mb: int, environment,
+                variables: dict[str, str]) -> list[str]:
+        uid = None if self.uid_base is None else self.uid_base + slot
+        launcher = self.cgroups.launcher(slot, memory_mb) if self.cgroups else None
+        return self.isolation.command(slot, worker, memory_mb, environment, uid, launcher,
+                                      variables)
+
+    def release(self) -> None:
+        """Kill what is left in the slots' cgroups, remove them, and give the uids back."""
         if self.cgroups is not None:
-            argv = self.cgroups.launcher(slot, memory_mb) + argv
-        return argv
+            self.cgroups.close()
+            self.cgroups = None
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the flock
+            self._lock = None
+            CLAIMED[self.uid_base] = False
+
+
+#: uid blocks this process has claimed, each with whether it still holds it.
+CLAIMED: dict[int, bool] = {}
+
+
+def released_uids() -> list[range]:
+    """The uids of blocks this process claimed and has released: no process of its slots
+    may be running with one of them any more."""
+    return [range(base, base + UID_BLOCK) for base, held in CLAIMED.items() if not held]
+
+
+def _claim_uid_block():
+    """(first uid, lock file) of a block of UID_BLOCK uids that no other grader holds."""
+    folder = Path("/run/course-grader") if os.access("/run", os.W_OK) else \
+        Path(tempfile.gettempdir()) / "course-grader"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    for block in range(UID_BLOCKS):
+        handle = open(folder / f"uids-{block}.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        CLAIMED[SLOT_UID_BASE + block * UID_BLOCK] = True
+        return SLOT_UID_BASE + block * UID_BLOCK, handle
+    raise RuntimeError(f"all {UID_BLOCKS} uid blocks are held by other graders on this machine")
 
 
 def _filesystem() -> list[str]:
-    """bwrap arguments for the read-only system, Python and venv, and the writable tmpfs."""
+    """bwrap arguments for the read-only system and the writable tmpfs."""
     argv = ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         target = Path("/") / name
@@ -98,15 +192,35 @@ def _filesystem() -> list[str]:
             argv += ["--ro-bind", str(target), f"/{name}"]
     if Path("/etc/ld.so.cache").exists():
         argv += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
-    argv += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(TMP_MB * 2**20), "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", str(TMP_MB * 2**20), "--tmpfs", "/dev/shm",
-             "--perms", "1777", "--size", str(JOB_MB * 2**20), "--tmpfs", "/job"]
-    for prefix in dict.fromkeys([sys.base_prefix, sys.prefix]):  # interpreter, then venv
-        if prefix.startswith("/usr/"):
-            continue  # already there with /usr
-        argv += _parents(prefix) + ["--ro-bind", prefix, prefix]
-    return argv
+    return argv + ["--proc", "/proc", "--dev", "/dev",
+                   "--perms", "1777", "--size", str(TMP_MB * 2**20), "--tmpfs", "/tmp",
+                   "--perms", "1777", "--size", str(TMP_MB * 2**20), "--tmpfs", "/dev/shm",
+                   "--perms", "1777", "--size", str(JOB_MB * 2**20), "--tmpfs", "/job"]
+
+
+#: Where a student environment (a virtual environment) is bound inside the sandbox.
+ENV_MOUNT = "/sandbox/env"
+
+
+def _interpreter_binds(env) -> tuple[str, list[str]]:
+    """(the python to start inside, bwrap binds): the base interpreter read-only at its own
+    path, and a virtual environment read-only at ENV_MOUNT, so the cache folder that holds
+    it (and the answer keys beside it) is not in sight."""
+    binds = []
+    base = str(env.base_prefix)
+    if not base.startswith("/usr/"):
+        binds += _parents(base) + ["--ro-bind", base, base]
+    if Path(env.prefix) == Path(env.base_prefix):
+        return str(env.python), binds
+    return (f"{ENV_MOUNT}/bin/{Path(env.python).name}",
+            binds + ["--ro-bind", str(env.prefix), ENV_MOUNT])
+
+
+def sandbox_path(env, path: Path) -> str:
+    """Where a file of the environment `env` is seen inside the sandbox."""
+    if Path(env.prefix) == Path(env.base_prefix):
+        return str(path)
+    return f"{ENV_MOUNT}/{Path(path).relative_to(env.prefix)}"
 
 
 def _parents(path: str) -> list[str]:
@@ -119,39 +233,65 @@ def _parents(path: str) -> list[str]:
 
 
 class CgroupSet:
-    """Per-slot cgroups (v1 memory + pids, or v2), created under the grader's own cgroup."""
+    """Per-slot cgroups (v1 memory + pids, or v2) under the grader's own cgroup."""
 
-    def __init__(self, tag: str):
-        self.tag, self.created = tag, []
-        self.memory = _controller_dir("memory")
-        self.pids = _controller_dir("pids")
-
-    def _slot_dirs(self, slot: int) -> dict[str, Path]:
-        return {name: base / f"{self.tag}-slot{slot}"
-                for name, base in (("memory", self.memory), ("pids", self.pids)) if base}
+    def __init__(self, controllers: dict[str, Path], tag: str):
+        self.controllers, self.tag, self.created = controllers, tag, []
 
     def launcher(self, slot: int, memory_mb: int) -> list[str]:
         """A shell prefix that joins the slot's cgroups, then execs the rest of the argv."""
         joins = []
-        for name, path in self._slot_dirs(slot).items():
+        for name, base in self.controllers.items():
+            path = base / f"{self.tag}-slot{slot}"
             path.mkdir(exist_ok=True)
-            self.created.append(path)
+            if path not in self.created:
+                self.created.append(path)
             if name == "memory":
-                # the zygote, one child, and the child's own processes share the cap
+                # the zygote, one job, and the job's own processes share the cap
                 _write(path, ("memory.limit_in_bytes", "memory.max"),
                        str((memory_mb + 512) * 2**20))
             else:
                 _write(path, ("pids.max",), "256")
-            procs = path / "cgroup.procs"
-            joins.append(f'echo $$ > "{procs}"')
+            joins.append(f'echo $$ > "{path / "cgroup.procs"}"')
         return ["/bin/sh", "-c", " && ".join(joins) + ' && exec "$@"', "grader-slot"]
 
     def close(self) -> None:
         for path in reversed(self.created):
+            _remove_cgroup(path)
+        self.created = []
+
+
+def _remove_cgroup(path: Path, wait_s: float = 5.0) -> bool:
+    """Kill every process in the cgroup, wait until it is empty, then remove it."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+        except OSError:
+            return not path.exists()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if not pids:
             try:
                 path.rmdir()
+                return True
             except OSError:
                 pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+
+
+def _sweep_stale_cgroups(controllers: dict[str, Path]) -> None:
+    """Remove the slot cgroups of graders that are no longer running."""
+    for base in controllers.values():
+        for path in base.glob(f"{CGROUP_PREFIX}-*-slot*"):
+            pid = path.name.split("-")[2]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                _remove_cgroup(path, wait_s=1.0)
 
 
 def _controller_dir(name: str) -> Path | None:
@@ -176,29 +316,54 @@ def _write(folder: Path, names: tuple[str, ...], value: str) -> None:
             return
 
 
+NAMESPACE_PROBE = ("import runpy; w = runpy.run_path('{worker}'); "
+                   "print(w['namespaces_work']({{'/tmp': 1}}))")
+
+
+def _job_namespaces(argv_prefix: list[str], worker: str) -> bool:
+    """Whether a worker started by `argv_prefix` can give jobs namespaces of their own."""
+    probe = argv_prefix + ["-c", NAMESPACE_PROBE.format(worker=worker)]
+    try:
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=30,
+                              env={"PATH": "/usr/bin:/bin"})
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and done.stdout.strip() == "True"
+
+
 def detect(use_cgroups: bool = True) -> Isolation:
     """The strongest isolation that actually starts here (a trial sandbox is run)."""
+    worker = Path(__file__).with_name("worker.py")
     bwrap, setpriv = shutil.which("bwrap"), shutil.which("setpriv")
     if sys.platform != "linux" or bwrap is None:
-        return Isolation("none", notes=["bubblewrap (bwrap) is not installed: "
-                                        "apt-get install bubblewrap"])
+        plain = Isolation("none", notes=["bubblewrap (bwrap) is not installed: "
+                                         "apt-get install bubblewrap"])
+        plain.job_namespaces = sys.platform == "linux" and _job_namespaces(
+            [sys.executable, "-I", "-B"], str(worker))
+        return plain
     root = os.geteuid() == 0
     if root and setpriv is None:
         return Isolation("none", notes=["setpriv (util-linux) is missing"])
     candidate = Isolation("bubblewrap-root" if root else "bubblewrap-user", bwrap, setpriv)
-    trial = candidate.command(0, Path(__file__).with_name("worker.py"), 1024)
-    probe = trial[:-2] + ["-c", "import os; print(os.getuid())"]
+    trial = candidate.command(0, worker, 1024)
+    probe = trial[:-1] + ["-c", "import os; print(os.getuid())"]
     try:
         done = subprocess.run(probe, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Isolation("none", notes=[f"a trial sandbox did not start: {exc}"])
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        return Isolation("none", notes=[f"a trial sandbox failed: {reason}"])
+        return Isolation("none", notes=[f"a trial sandbox did not start: {reason}"])
+    candidate.job_namespaces = _job_namespaces(trial[:-1], "/sandbox/worker.py")
+    if not candidate.job_namespaces:
+        candidate.notes.append("jobs cannot have namespaces of their own here (unprivileged "
+                               "user namespaces are off): a slot's jobs share its namespaces, "
+                               "and the slot is cleaned after each job")
     if use_cgroups and root:
-        cgroups = CgroupSet(f"grader-{os.getpid()}")
-        if cgroups.memory or cgroups.pids:
-            candidate.cgroups = cgroups
+        controllers = {name: base for name in ("memory", "pids")
+                       if (base := _controller_dir(name)) is not None}
+        if controllers:
+            candidate.cgroup_controllers = controllers
         else:
             candidate.notes.append("no writable memory/pids cgroup: rlimits only")
     return candidate

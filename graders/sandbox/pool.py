@@ -1,11 +1,17 @@
-"""Trusted side of the sandbox: warm worker processes and the job protocol.
+"""Trusted side of the sandbox: warm worker processes, the job protocol and every clock.
 
 A `WorkerPool` keeps `slots` warm zygotes (graders/sandbox/worker.py, started with `python -I`
-in a scratch folder and a clean environment, numpy/sympy/IPython already imported). `run(job)`
-sends a job to a free zygote, which forks a fresh child per job, and returns the child's events.
-The events are read with a byte cap and a backstop deadline; a zygote that goes silent or
-breaks the protocol is killed and replaced, and the job is reported as lost, never retried
-blindly. Values inside the events are still raw JSON here: graders.wire validates them.
+in a clean environment, inside the slot's confinement, modules already imported). For each job
+the pool makes two pipes, hands the job's ends to the zygote over its control socket (the
+zygote forks a fresh process that inherits them and never reads them itself), writes the job
+into one pipe and reads the events from the other. Here, on the trusted side, run the clocks
+(per cell, per probe, per job) and the byte cap; a job that hits one is killed as a whole
+through the zygote, and the events say which limit it hit.
+
+A zygote that breaks the protocol, goes silent or dies (any pipe or socket error) is
+`WorkerLost`: it is killed and replaced. A job lost before its first cell ran is retried once
+on the fresh worker; a job lost later is reported as lost, never retried blindly. Values
+inside the events are still raw JSON here: graders.wire validates them.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ from __future__ import annotations
 import json
 import os
 import queue
+import secrets
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -23,16 +31,23 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from graders.sandbox.isolation import Isolation
+from graders.sandbox.environment import Environment, own
+from graders.sandbox.isolation import JOB_MB, TMP_MB, Isolation, Slots, sandbox_path
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 #: Environment variables passed through to the worker (OpenBLAS needs these on some CPUs).
 PASS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG")
+#: How long the zygote may take to confirm a fork, or to report a killed job's end.
+CONTROL_S = 15.0
+#: How long a zygote may take to import its modules and start.
+START_S = 120.0
+CHILD_EVENTS = {"cell_start", "cell_end", "probe_start", "probe_end", "done", "crash"}
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-job limits, enforced in the worker and reported by name when hit."""
+    """Per-job limits, enforced by the worker (rlimits) and by the pool (clocks, bytes) and
+    reported by name when hit."""
 
     cell_s: float = 30.0
     probe_s: float = 60.0
@@ -43,6 +58,7 @@ class Limits:
     output_chars: int = 20_000
     result_bytes: int = 64 * 1024 * 1024
     processes: int = 64
+    check_s: float = 60.0  # decoding and checking one submission's answers (graders/judge.py)
 
 
 @dataclass
@@ -53,93 +69,224 @@ class Job:
     skip: list[int] = field(default_factory=list)
 
 
+class Cancelled(BaseException):
+    """The pool was cancelled (Ctrl-C): the job was killed, its result is not wanted. A
+    BaseException, so no per-submission error boundary mistakes it for that submission's
+    fault."""
+
+
 class WorkerLost(RuntimeError):
-    """The zygote died or broke the protocol; the job's result is unknown."""
+    """The zygote died or broke the protocol; `started` says whether the job had begun to run
+    (a cell or a probe had started), i.e. whether retrying it could run student code twice."""
+
+    def __init__(self, message: str, started: bool = False):
+        super().__init__(message)
+        self.started = started
+
+
+def fmt_s(seconds: float) -> str:
+    return f"{seconds:g} s"
 
 
 class Worker:
-    """One warm zygote process (slot `slot`) and its pipes."""
+    """One warm zygote process (slot `slot`), its control socket and its confinement."""
 
-    def __init__(self, scratch: Path, preload: list[str], slot: int, isolation: Isolation,
-                 memory_mb: int):
+    def __init__(self, scratch: Path, preload: list[str], slot: int, slots: Slots,
+                 memory_mb: int, environment: Environment,
+                 cancelled: threading.Event | None = None):
         self.scratch, self.preload, self.slot = scratch, preload, slot
-        self.isolation, self.memory_mb = isolation, memory_mb
+        self.cancelled = cancelled or threading.Event()
+        self.slots, self.memory_mb, self.environment = slots, memory_mb, environment
+        self.isolation = slots.isolation
         self.jobs_run = 0
+        self.namespaces = False
         self._start()
 
     def _start(self) -> None:
         home = self.scratch / "home"
-        home.mkdir(parents=True, exist_ok=True)
+        jobs = self.scratch / "jobs"
+        for folder in (home, jobs):
+            folder.mkdir(parents=True, exist_ok=True)
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home),
-               "IPYTHONDIR": str(home / ".ipython"), "MPLCONFIGDIR": str(home / ".mpl"),
+               "IPYTHONDIR": str(home / ".ipython"), "MPLCONFIGDIR": str(home / ".matplotlib"),
                "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "MALLOC_ARENA_MAX": "2",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "PYTHONDONTWRITEBYTECODE": "1"}
         env.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})
-        if self.isolation.isolated:
-            env.update(HOME="/tmp", IPYTHONDIR="/tmp/.ipython", MPLCONFIGDIR="/tmp/.mpl")
-        self.proc = subprocess.Popen(
-            self.isolation.command(self.slot, WORKER_SCRIPT, self.memory_mb), cwd=home,
-            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-        self._buffer = b""
-        self._send({"preload": self.preload, "jobs_root": self.isolation.jobs_root,
-                    "reap": self.isolation.isolated})
+        isolated = self.isolation.isolated
+        if isolated:
+            env.update(HOME="/tmp", IPYTHONDIR="/tmp/.ipython", MPLCONFIGDIR="/tmp/.matplotlib")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.proc = subprocess.Popen(
+                self.slots.command(self.slot, WORKER_SCRIPT, self.memory_mb, self.environment,
+                                   env),
+                cwd=home, env=env, stdin=theirs, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True)
+        finally:
+            theirs.close()
+        self.control = ours
+        scratch = {"/tmp": TMP_MB, "/dev/shm": TMP_MB}
+        if isolated:
+            scratch["/job"] = JOB_MB
+        fonts = self.environment.mpl_cache
+        self._send({"preload": self.preload, "namespaces": self.isolation.job_namespaces,
+                    "fonts": None if fonts is None else (
+                        sandbox_path(self.environment, fonts) if isolated else str(fonts)),
+                    "scratch": scratch, "reap": isolated,
+                    "jobs_root": "/job" if isolated else str(jobs),
+                    "clean": ["/tmp", "/dev/shm", "/job"] if isolated else [str(jobs)]})
         self._ready = False  # the zygote imports its modules while the grader goes on
 
     def _await_ready(self) -> None:
         if not self._ready:
-            if self._read_event(time.monotonic() + 120, cap=1 << 16).get("ev") != "ready":
+            reply = self._receive(time.monotonic() + START_S)
+            if reply.get("op") != "ready":
                 raise WorkerLost("the worker did not start")
+            self.namespaces = reply.get("namespaces") is True
             self._ready = True
 
-    def _send(self, message: dict) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write((json.dumps(message) + "\n").encode())
-        self.proc.stdin.flush()
-
-    def _read_event(self, deadline: float, cap: int) -> dict:
-        """One JSON line from the zygote, or WorkerLost at EOF, deadline or `cap` bytes."""
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while b"\n" not in self._buffer:
-                if len(self._buffer) > cap:
-                    raise WorkerLost("a result line exceeded the size cap")
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not sel.select(remaining):
-                    raise WorkerLost("the worker stopped answering")
-                chunk = os.read(fd, 1 << 20)
-                if not chunk:
-                    raise WorkerLost("the worker process ended")
-                self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
+    def _send(self, message: dict, fds: list[int] | None = None) -> None:
+        data = json.dumps(message).encode()
         try:
-            event = json.loads(line)
-        except ValueError as exc:
-            raise WorkerLost("the worker sent a malformed line") from exc
-        if not isinstance(event, dict):
-            raise WorkerLost("the worker sent a malformed line")
-        return event
+            if fds:
+                socket.send_fds(self.control, [data], fds)
+            else:
+                self.control.send(data)
+        except OSError as exc:
+            raise WorkerLost(f"the worker's control channel failed ({exc.strerror or exc})") \
+                from None
+
+    def _receive(self, deadline: float) -> dict:
+        """One control message, or WorkerLost at end of file, deadline or nonsense."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not _readable(self.control, remaining):
+            raise WorkerLost("the worker stopped answering")
+        try:
+            data = self.control.recv(1 << 16)
+        except OSError as exc:
+            raise WorkerLost(f"the worker's control channel failed ({exc})") from None
+        if not data:
+            raise WorkerLost("the worker process ended")
+        try:
+            message = json.loads(data)
+        except ValueError:
+            raise WorkerLost("the worker sent a malformed message") from None
+        if not isinstance(message, dict):
+            raise WorkerLost("the worker sent a malformed message")
+        return message
 
     def run(self, job: Job, job_id: str) -> list[dict]:
-        """Send one job; return its events, the last being the zygote's "end"."""
+        """Run one job; return its events, the last being an "end" event made here."""
         self._await_ready()
-        self._send({"id": job_id, "cells": job.cells, "probes": job.probes,
-                    "skip": job.skip, "limits": asdict(job.limits)})
-        deadline = time.monotonic() + job.limits.job_s + 30
-        budget = job.limits.result_bytes + (1 << 20)
-        events = []
+        in_read, in_write = os.pipe()
+        ev_read, ev_write = os.pipe()
+        try:
+            try:
+                self._send({"op": "fork", "job": job_id}, [in_read, ev_write])
+            finally:
+                os.close(in_read)
+                os.close(ev_write)
+            try:
+                reply = self._receive(time.monotonic() + CONTROL_S)
+                if reply != {"op": "forked", "job": job_id}:
+                    raise WorkerLost("the worker did not start the job")
+                self._write_job(in_write, job)
+            finally:
+                os.close(in_write)
+            return self._supervise(job, job_id, ev_read)
+        finally:
+            os.close(ev_read)
+
+    def _write_job(self, fd: int, job: Job) -> None:
+        data = json.dumps({"cells": job.cells, "probes": job.probes, "skip": job.skip,
+                           "limits": asdict(job.limits)}).encode()
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view[:1 << 20]):]
+        except OSError as exc:
+            raise WorkerLost(f"the job could not be handed over ({exc.strerror})") from None
+
+    def _supervise(self, job: Job, job_id: str, fd: int) -> list[dict]:
+        """Read the job's events under the clocks and the byte cap; kill the job when one is
+        hit; return the events and a final "end" event (limit, step, exit, seconds)."""
+        limits = job.limits
+        started = time.monotonic()
+        job_deadline = started + limits.job_s
+        step_deadline, step_name = None, None
+        budget = limits.result_bytes
+        buffer, events, limit_hit, began = b"", [], None, False
+        finished = False
+        while not finished and limit_hit is None:
+            if self.cancelled.is_set():
+                self._send({"op": "kill", "job": job_id})
+                self._await_end(job_id, True)
+                raise Cancelled()
+            now = time.monotonic()
+            deadline = min(job_deadline, step_deadline or job_deadline)
+            if now >= deadline:
+                limit_hit = (f"{step_name} exceeded "
+                             f"{fmt_s(limits.cell_s if step_name.startswith('cell') else limits.probe_s)}"
+                             if step_deadline and now >= step_deadline else
+                             f"the submission exceeded {fmt_s(limits.job_s)} in total")
+                break
+            if not _readable(fd, min(deadline - now, 0.2)):
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break  # every process of the job has closed its end: it is over
+            budget -= len(chunk)
+            if budget < 0:
+                limit_hit = f"the results exceeded {limits.result_bytes // 1024} KiB"
+                break
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                event = _child_event(line)
+                if event is None:
+                    limit_hit = "the worker sent a malformed result line"
+                    break
+                kind = event["ev"]
+                if kind == "cell_start":
+                    began = True
+                    step_name = f"cell {event.get('cell', 0) + 1}" if isinstance(
+                        event.get("cell"), int) else "a cell"
+                    step_deadline = time.monotonic() + limits.cell_s
+                elif kind == "probe_start":
+                    began = True
+                    step_name = f"probe {str(event.get('id'))[:100]}"
+                    step_deadline = time.monotonic() + limits.probe_s
+                elif kind in ("cell_end", "probe_end"):
+                    step_deadline, step_name = None, None
+                events.append({**event, "job": job_id})
+                if kind in ("done", "crash"):
+                    finished = True
+                    break
+        if limit_hit is not None:
+            self._send({"op": "kill", "job": job_id})
+        try:
+            ended = self._await_end(job_id, limit_hit is not None)
+        except WorkerLost as exc:
+            exc.started = began
+            raise
+        self.jobs_run += 1
+        events.append({"ev": "end", "job": job_id, "limit": limit_hit, "step": step_name,
+                       "exit": ended.get("exit") if isinstance(ended.get("exit"), int) else None,
+                       "seconds": time.monotonic() - started})
+        return events
+
+    def _await_end(self, job_id: str, killed: bool) -> dict:
+        """The zygote's "ended" message for this job. A job that said "done" is over once its
+        first process exits; one that did not finish is killed if it has not ended by now."""
+        deadline = time.monotonic() + CONTROL_S
+        if not killed and not _readable(self.control, 0.5):
+            self._send({"op": "kill", "job": job_id})  # whatever is left of it
         while True:
-            event = self._read_event(deadline, cap=budget)
-            budget -= len(json.dumps(event))
-            if event.get("job") != job_id:
-                raise WorkerLost("the worker answered for another job")
-            events.append(event)
-            if event.get("ev") == "end":
-                self.jobs_run += 1
-                return events
+            message = self._receive(deadline)
+            if message.get("op") == "ended" and message.get("job") == job_id:
+                return message
+            raise WorkerLost("the worker answered out of turn")
 
     def kill(self) -> None:
         try:
@@ -147,48 +294,87 @@ class Worker:
         except ProcessLookupError:
             pass
         self.proc.wait()
+        self.control.close()
 
     def restart(self) -> None:
         self.kill()
         self._start()
 
 
+def _readable(source, timeout: float) -> bool:
+    with selectors.DefaultSelector() as selector:
+        selector.register(source, selectors.EVENT_READ)
+        return bool(selector.select(max(timeout, 0)))
+
+
+def _child_event(line: bytes) -> dict | None:
+    """One event line written by the job, or None if it is not a JSON object of a kind a job
+    may send (the "end" event is made by the pool and cannot be forged this way)."""
+    try:
+        event = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(event, dict) or event.get("ev") not in CHILD_EVENTS:
+        return None
+    return event
+
+
 class WorkerPool:
     """`slots` warm workers; `run(job)` is thread-safe and blocks until a worker is free.
-    `isolation` (graders.sandbox.isolation) confines each slot; default: none."""
+    `isolation` (graders.sandbox.isolation) confines each slot; default: none. `environment`
+    is the student environment the workers run in (graders.sandbox.environment; default:
+    the grader's own interpreter)."""
 
     def __init__(self, slots: int = 1, preload: list[str] | None = None,
-                 isolation: Isolation | None = None, memory_mb: int = 2048):
+                 isolation: Isolation | None = None, memory_mb: int = 2048,
+                 environment: Environment | None = None):
         self.root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
+        os.chmod(self.root, 0o755)
         self.preload = list(preload or [])
         self.isolation = isolation or Isolation("none")
+        self.slots = self.isolation.claim(slots)
         self._free: queue.Queue[Worker] = queue.Queue()
-        self._counter = 0
-        self._lock = threading.Lock()
-        self._workers = [Worker(self.root / f"slot{i}", self.preload, i, self.isolation,
-                                memory_mb) for i in range(slots)]
+        self._cancelled = threading.Event()
+        self.environment = environment or own()
+        self._workers = [Worker(self.root / f"slot{i}", self.preload, i, self.slots,
+                                memory_mb, self.environment, self._cancelled)
+                         for i in range(slots)]
         for worker in self._workers:
             self._free.put(worker)
 
     def run(self, job: Job) -> list[dict]:
-        with self._lock:
-            self._counter += 1
-            job_id = f"job{self._counter}"
+        """The job's events (see Worker.run); Cancelled once `cancel()` was called."""
+        if self._cancelled.is_set():
+            raise Cancelled()
         worker = self._free.get()
         try:
-            return worker.run(job, job_id)
-        except WorkerLost as exc:
-            worker.restart()
-            return [{"ev": "end", "limit": None, "step": None, "exit": None,
-                     "lost": str(exc), "seconds": None}]
+            for attempt in (1, 2):
+                try:
+                    return worker.run(job, secrets.token_hex(8))
+                except WorkerLost as exc:
+                    worker.restart()
+                    if self._cancelled.is_set():
+                        raise Cancelled() from None
+                    if exc.started or attempt == 2:
+                        return [{"ev": "end", "limit": None, "step": None, "exit": None,
+                                 "lost": str(exc), "seconds": None}]
+            raise AssertionError("unreachable")
         finally:
             self._free.put(worker)
+
+    def cancel(self) -> None:
+        """Stop: running jobs are killed within a fraction of a second, none is started."""
+        self._cancelled.set()
+
+    @property
+    def namespaces(self) -> bool:
+        """Whether every started worker gives each job its own namespaces."""
+        return all(w.namespaces for w in self._workers if w._ready)
 
     def close(self) -> None:
         for worker in self._workers:
             worker.kill()
-        if self.isolation.cgroups is not None:
-            self.isolation.cgroups.close()
+        self.slots.release()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> "WorkerPool":

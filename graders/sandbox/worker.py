@@ -1,26 +1,50 @@
 """The sandbox worker: the only code that runs next to a submission. UNTRUSTED side.
 
-Started by the grader as `python -I worker.py` in a scratch folder with a clean environment.
-It imports nothing from the grader, so it can be confined (separate uid, namespaces) without
-the grader's code or keys inside. It is a small fork server ("zygote"):
+Started by the grader as `python -I worker.py` (inside bubblewrap where available) with a clean
+environment. It imports nothing from the grader, so it can run in the assignment's student
+environment (another numpy, another Python) without the grader's code or keys in reach.
 
-  stdin  <- one JSON line of start-up settings, then one JSON line per job
-  stdout -> JSON event lines, each tagged with the job id
+It is a fork server ("zygote") that never sees a job's data:
 
-For each job it forks a child that applies the job's rlimits, runs the code cells in order in
-an IPython InteractiveShell (a failing cell does not stop the next one), then answers probes:
+  fd 0    a SOCK_SEQPACKET control socket to the grader, one JSON message per packet:
+          <- {"preload", "namespaces", "scratch", "jobs_root", ...}   start-up settings
+          -> {"op": "ready", "namespaces": bool}
+          <- {"op": "fork", "job": ID} + two file descriptors (SCM_RIGHTS): the read end of
+             the job's input pipe and the write end of its event pipe, both made by the grader
+          -> {"op": "forked", "job": ID}
+          <- {"op": "kill", "job": ID}                              (a limit was hit)
+          -> {"op": "ended", "job": ID, "exit": code}
 
-  {"id", "kind": "value", "name"}                         read a variable
-  {"id", "kind": "call",  "name", "args", "repeat", "seed"} call a function (repeat times,
-                                                          results stacked) with seeded RNGs
+The zygote passes the two descriptors on to a fresh process and closes its copies: it never
+reads the cells, the probes or the results. The grader writes the job into the input pipe,
+reads the events from the event pipe and keeps every clock. Where the kernel allows it (the
+start-up settings say), each job gets its own user, pid, mount, ipc, uts and network
+namespaces and fresh size-capped tmpfs mounts on /tmp, /dev/shm and /job:
 
-Results leave as plain JSON (arrays as dtype/shape/base64 data, sympy expressions as trees).
-The child writes events to a pipe; the zygote watches the deadlines (per cell, per probe, per
-job), caps the bytes, kills the child's process group when a limit is hit and says which.
+  zygote -> A: unshare the namespaces, fork B, wait for it  (A killed = the job is over)
+         -> B: pid 1 of the job's pid namespace; dies with A; mounts the fresh scratch; forks C
+         -> C: drops every capability, applies the rlimits, runs the job in a folder with an
+               unpredictable name
+
+Killing A kills B, and a pid namespace whose init dies takes every process in it along (also
+those that double-forked or called setsid); the tmpfs mounts vanish with the namespace, so
+nothing is cleaned up and nothing a job leaves reaches the next. Without namespaces the job
+is the zygote's child in its own process group, and the zygote empties the scratch folders
+afterwards without ever crossing into a mounted file system.
+
+C runs the code cells in order in an IPython InteractiveShell (a failing cell does not stop
+the next one), then answers probes, writing JSON event lines:
+
+  cell_start/cell_end, probe_start/probe_end, done (or crash)
+
+Probes: {"id", "kind": "value", "name"} reads a variable; {"id", "kind": "call", "name",
+"args", "repeat", "seed", "seeds", "swap", "batch"} calls a function (see `answer_call`).
+Values leave as plain JSON (arrays as dtype/shape/base64, sympy expressions as trees).
 Nothing here is trusted by the grader: every event is size-capped and validated there.
 """
 
 import base64
+import ctypes
 import gc
 import io
 import json
@@ -31,10 +55,12 @@ import resource
 import select
 import shutil
 import signal
+import socket
+import stat
 import sys
-import time
 
 ENCODING_LIMITS = {"depth": 12, "items": 2_000_000, "str": 20_000}
+RECORD_LIMIT = 2000  # calls of a swapped function recorded per probe, at most
 
 
 # --- encoding values as plain JSON ----------------------------------------------------------
@@ -117,19 +143,13 @@ def encode_expr(sympy, expr, budget):
     return [expr.func.__name__[:100]] + [encode_expr(sympy, a, budget) for a in expr.args]
 
 
-def decode_args(np, items):
-    """Probe inputs, written by the grader (trusted data): arrays and plain JSON values."""
-    out = []
-    for item in items:
-        if isinstance(item, dict) and item.get("t") == "array":
-            raw = base64.b64decode(item["b64"])
-            out.append(np.frombuffer(raw, dtype=item["dtype"]).reshape(item["shape"]).copy())
-        else:
-            out.append(item)
-    return out
+def decode_array(np, item):
+    """A probe input array, written by the grader (trusted data)."""
+    raw = base64.b64decode(item["b64"])
+    return np.frombuffer(raw, dtype=item["dtype"]).reshape(item["shape"]).copy()
 
 
-# --- the child: run cells, answer probes ------------------------------------------------------
+# --- the job: run cells, answer probes ----------------------------------------------------------
 
 class CappedText(io.TextIOBase):
     """A stdout/stderr stand-in that keeps the first `cap` characters and counts the rest."""
@@ -163,6 +183,11 @@ def make_shell():
         def enable_gui(self, gui=None):
             """No event loop in a grading worker: `%matplotlib inline` and friends are no-ops."""
 
+        def enable_matplotlib(self, gui=None):
+            """`%matplotlib inline` (or any backend) keeps matplotlib headless on Agg: plt.show()
+            draws nothing and prints nothing."""
+            return gui, "agg"
+
     config = Config()
     config.HistoryManager.enabled = False
     return GradingShell(config=config, colors="NoColor")
@@ -172,6 +197,16 @@ def describe_error(exc):
     name = type(exc).__name__
     text = str(exc)
     return (name + (": " + text if text else ""))[:2000]
+
+
+def close_figures():
+    """Figures a cell drew are closed after it: memory stays flat, nothing is shown."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        try:
+            pyplot.close("all")
+        except BaseException:  # noqa: BLE001 - a patched pyplot must not stop grading
+            pass
 
 
 def run_job(job, emit):
@@ -192,6 +227,7 @@ def run_job(job, emit):
             error = exc
         finally:
             sys.stdout, sys.stderr = real_stdout, real_stderr
+        close_figures()
         text, dropped = out.take()
         emit({"ev": "cell_end", "cell": index, "ok": error is None,
               "error": None if error is None else describe_error(error),
@@ -205,17 +241,18 @@ def run_job(job, emit):
             value = answer_probe(probe, namespace)
             payload = {"ok": True, "value": encode(value)}
         except BaseException as exc:  # noqa: BLE001
-            payload = {"ok": False, "error": describe_error(exc),
-                       "memory": isinstance(exc, MemoryError)}
+            payload = {"ok": False, "memory": isinstance(exc, MemoryError),
+                       "error": str(exc) if isinstance(exc, ProbeError) else describe_error(exc)}
         finally:
             sys.stdout, sys.stderr = real_stdout, real_stderr
+        close_figures()
         out.take()
         emit({"ev": "probe_end", "id": probe["id"], **payload})
     emit({"ev": "done"})
 
 
 class ProbeError(Exception):
-    pass
+    """A probe that cannot be answered; its text is the whole message (no class name)."""
 
 
 def answer_probe(probe, namespace):
@@ -226,46 +263,253 @@ def answer_probe(probe, namespace):
         return target
     if not callable(target):
         raise ProbeError(probe["name"] + " is not a function")
-    import numpy as np
+    return answer_call(probe, target, namespace)
+
+
+def seed_everything(seed):
     import random
-    seed = probe.get("seed", 0)
     random.seed(seed)
-    np.random.seed(seed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed(seed % 2**32)
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.manual_seed(seed)
-    args = decode_args(np, probe.get("args", []))
-    repeat = probe.get("repeat", 1)
-    if repeat == 1:
-        return target(*args)
-    results = [np.array(target(*[a.copy() if hasattr(a, "copy") else a for a in args]),
-                        dtype=float) for _ in range(repeat)]
-    return np.stack(results)
 
 
-def child_main(job, workdir, write_fd):
-    """In the forked child: confine, then run the job; events go to `write_fd` only."""
-    os.setpgid(0, 0)
-    limits = job["limits"]
-    os.chdir(workdir)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    log = os.open("fd-output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead of killing
-    megabyte = 1024 * 1024
-    for name, value in (("RLIMIT_AS", limits["memory_mb"] * megabyte),
-                        ("RLIMIT_FSIZE", limits["file_mb"] * megabyte),
-                        ("RLIMIT_NOFILE", limits["open_files"]),
-                        ("RLIMIT_NPROC", limits["processes"]),  # per uid; root ignores it
-                        ("RLIMIT_CPU", int(limits["job_s"]) + 1),
-                        ("RLIMIT_CORE", 0)):
+class Recorder:
+    """Stands in for a student's function while another one runs: calls it, counts the calls
+    and keeps the first `keep` (args..., result) of them."""
+
+    def __init__(self, function, keep):
+        self.function, self.keep = function, keep
+        self.calls, self.records = 0, []
+
+    def __call__(self, *args, **kwargs):
+        result = self.function(*args, **kwargs)
+        self.calls += 1
+        if len(self.records) < self.keep:
+            self.records.append(list(args) + [result])
+        return result
+
+
+def answer_call(probe, target, namespace):
+    """Call `target` as the probe says and return what the grader reads.
+
+    args      plain JSON values, arrays {"t": "array"}, {"t": "ref", "name": N} (the student's
+              own N) and {"t": "seed"} (the seed of the current call)
+    repeat    calls with the same inputs (RNGs seeded once with `seed`); results stacked
+    seeds     one call per seed, RNGs seeded with it before each; results stacked
+    swap      {"name": N, "keep": K}: the student's global N is replaced, during the calls,
+              by a Recorder (the grader learns whether the function it probes is the one used)
+    batch     {"arg": i, "n": n}: first try ONE call with args[i] stacked n times on a new
+              axis 0; used when it returns an array of shape (n, *args[i].shape)
+    With seeds, swap or batch the answer is a dict {"value": stacked results, "batched",
+    "calls", "records"} (the last three where they apply); otherwise the call's result.
+    """
+    np = sys.modules.get("numpy")
+    if np is None:
+        import numpy as np
+    repeat, seed = int(probe.get("repeat", 1)), int(probe.get("seed", 0))
+    seeds = probe.get("seeds")
+    swap, batch = probe.get("swap"), probe.get("batch")
+    extended = seeds is not None or swap is not None or batch is not None
+
+    def resolve(item, current_seed):
+        if isinstance(item, dict) and item.get("t") == "array":
+            return decode_array(np, item)
+        if isinstance(item, dict) and item.get("t") == "ref":
+            if item["name"] not in namespace:
+                raise ProbeError(item["name"] + " is not defined")
+            return namespace[item["name"]]
+        if isinstance(item, dict) and item.get("t") == "seed":
+            return current_seed
+        return item
+
+    def call(current_seed):
+        args = [resolve(a, current_seed) for a in probe.get("args", [])]
         try:
-            resource.setrlimit(getattr(resource, name), (value, value))
-        except (ValueError, OSError, AttributeError):
-            pass  # not supported here (macOS has no RLIMIT_AS): the wall clocks still hold
-    stream = os.fdopen(write_fd, "w", buffering=1)
+            return target(*args)
+        except TypeError as exc:
+            raise ProbeError(signature_mismatch(probe["name"], target, len(args), exc)) from None
+
+    recorder = None
+    if swap is not None:
+        original = namespace.get(swap["name"])
+        if not callable(original):
+            raise ProbeError(swap["name"] + " is not a function")
+        recorder = Recorder(original, min(int(swap.get("keep", 0)), RECORD_LIMIT))
+        namespace[swap["name"]] = recorder
+    answer = {}
+    calls = []
+    try:
+        if batch is not None:
+            stacked = batched_call(np, probe, target, batch, seed)
+            if stacked is not None:
+                answer["batched"] = True
+                return {"value": stacked, **answer}
+            answer["batched"] = False
+        if seeds is not None:
+            results = []
+            for current in seeds:
+                seed_everything(int(current))
+                before = recorder.calls if recorder else 0
+                results.append(np.array(call(int(current)), dtype=float))
+                calls.append((recorder.calls if recorder else 0) - before)
+            value = np.stack(results)
+        else:
+            seed_everything(seed)
+            if repeat == 1:
+                value = call(seed)
+            else:
+                value = np.stack([np.array(call(seed), dtype=float) for _ in range(repeat)])
+            calls.append(recorder.calls if recorder else 0)
+    finally:
+        if recorder is not None:
+            namespace[swap["name"]] = recorder.function
+    if not extended:
+        return value
+    answer["value"] = value
+    if recorder is not None:
+        answer["calls"] = calls
+        answer["records"] = recorder.records
+    return answer
+
+
+def batched_call(np, probe, target, batch, seed):
+    """One call with args[batch["arg"]] stacked batch["n"] times: the (n, ...) result, or None
+    when the function does not work on stacked inputs (the caller then calls it n times)."""
+    args = [decode_array(np, a) if isinstance(a, dict) and a.get("t") == "array" else a
+            for a in probe.get("args", [])]
+    index, n = int(batch["arg"]), int(batch["n"])
+    single = np.asarray(args[index])
+    args[index] = np.broadcast_to(single, (n,) + single.shape).copy()
+    seed_everything(seed)
+    try:
+        result = np.asarray(target(*args), dtype=float)
+    except Exception:  # noqa: BLE001 - any failure means: not vectorised, call one by one
+        return None
+    return result if result.shape == (n,) + single.shape else None
+
+
+def signature_mismatch(name, target, count, exc):
+    """A TypeError from calling the student's function with the grader's arguments, said in
+    terms of both where the call itself does not fit the function's parameters:
+    "terngrad takes (grads, clipGrads, T) here; the grader calls terngrad(a, b)". A TypeError
+    raised inside a function that accepts the call passes as it is."""
+    import inspect
+    text = describe_error(exc)
+    try:
+        signature = inspect.signature(target)
+        signature.bind(*range(count))
+    except TypeError:
+        called = ", ".join("abcdefgh"[i] if i < 8 else "..." for i in range(count))
+        return (name + " takes (" + ", ".join(signature.parameters) + ") here; the grader "
+                "calls " + name + "(" + called + ")")[:2000]
+    except ValueError:  # a builtin without an inspectable signature
+        return text
+    return text
+
+
+# --- Linux namespaces, mounts and capabilities (ctypes: the worker has no dependencies) ------
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+JOB_NAMESPACES = (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+                  | CLONE_NEWNET)
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+
+_libc = None
+
+
+def libc():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def checked(result, what):
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, what + ": " + os.strerror(error))
+
+
+def enter_job_namespaces():
+    """unshare() a user namespace (mapping only our own uid and gid) with fresh pid, mount,
+    ipc, uts and network namespaces. The calling process keeps its pid; its next child is
+    pid 1 of the new pid namespace."""
+    uid, gid = os.geteuid(), os.getegid()
+    # the zygote is not dumpable, and a non-dumpable process cannot write its own uid_map;
+    # this fork of it holds nothing of any job, and no job can see it from its pid namespace
+    libc().prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    checked(libc().unshare(JOB_NAMESPACES), "unshare")
+    for name, text in (("setgroups", "deny"), ("uid_map", "%d %d 1" % (uid, uid)),
+                       ("gid_map", "%d %d 1" % (gid, gid))):
+        with open("/proc/self/" + name, "w") as handle:
+            handle.write(text)
+
+
+def mount_scratch(folders):
+    """Private mount propagation, then a fresh tmpfs on each folder (name -> size in MB)."""
+    checked(libc().mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    for folder, size_mb in folders.items():
+        options = ("size=%dm,mode=1777" % size_mb).encode()
+        checked(libc().mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                             options), "mount tmpfs " + folder)
+
+
+def drop_capabilities():
+    """No capabilities left, in any set, and none to be gained by exec (no_new_privs)."""
+    lib = libc()
+    lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    for cap in range(64):
+        lib.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # fails harmlessly past the last capability
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    header, data = Header(0x20080522, 0), (Data * 2)()
+    checked(lib.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
+
+
+def not_dumpable():
+    """PR_SET_DUMPABLE = 0: a job (same uid) cannot ptrace this process or read its memory."""
+    try:
+        libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+# --- the processes of one job ------------------------------------------------------------------
+
+def job_process(job_in, events, settings):
+    """C: confine, read the job from `job_in`, run it, write events to `events`; never returns."""
+    try:
+        if settings.get("namespaces"):
+            drop_capabilities()
+        job = read_job(job_in)
+        limits = job["limits"]
+        workdir = os.path.join(work_root(settings), "job-" + os.urandom(12).hex())
+        os.mkdir(workdir, 0o700)
+        os.chdir(workdir)
+        os.environ.update(HOME=workdir, IPYTHONDIR=os.path.join(workdir, ".ipython"),
+                          MPLCONFIGDIR=os.path.join(workdir, ".matplotlib"))
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        log = os.open("fd-output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails, not kills
+        apply_rlimits(limits)
+    except BaseException:  # noqa: BLE001 - nothing ran: the grader sees no events and retries
+        os._exit(70)
+    stream = os.fdopen(events, "w", buffering=1)
 
     def emit(event):
         stream.write(dumps(event, allow_nan=False) + "\n")
@@ -282,94 +526,124 @@ def child_main(job, workdir, write_fd):
         os._exit(0)
 
 
-# --- the zygote: fork per job, watch deadlines ------------------------------------------------
+def work_root(settings):
+    """Where a job makes its folder: its own fresh /job (or /tmp) with namespaces, else the
+    folder the grader named (emptied after every job)."""
+    if settings.get("namespaces"):
+        return "/job" if "/job" in settings["scratch"] else "/tmp"
+    return settings["jobs_root"]
 
-def supervise(job, pid, read_fd, send):
-    """Forward the child's events, enforcing per-cell, per-probe and per-job wall clocks and the
-    byte cap. Returns after the child is gone; always ends with one "end" event."""
-    limits = job["limits"]
-    started = time.monotonic()
-    job_deadline = started + limits["job_s"]
-    step_deadline, step_name = None, None
-    received, buffer, limit_hit, finished = 0, b"", None, False
+
+def read_job(fd):
+    chunks = []
     while True:
-        now = time.monotonic()
-        deadline = min(job_deadline, step_deadline or job_deadline)
-        if now >= deadline:
-            limit_hit = (step_name + " exceeded " + fmt_s(limits[step_kind(step_name)])
-                         if step_deadline and now >= step_deadline
-                         else "the submission exceeded " + fmt_s(limits["job_s"]) + " in total")
-            break
-        ready, _, _ = select.select([read_fd], [], [], min(deadline - now, 1.0))
-        if not ready:
-            continue
-        chunk = os.read(read_fd, 1 << 16)
+        chunk = os.read(fd, 1 << 20)
         if not chunk:
             break
-        received += len(chunk)
-        if received > limits["result_bytes"]:
-            limit_hit = "the results exceeded " + str(limits["result_bytes"] // 1024) + " KiB"
-            break
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            event = parse_child_event(line)
-            if event is None:
-                limit_hit = "the worker sent a malformed result line"
-                break
-            kind = event["ev"]
-            if kind == "cell_start":
-                step_name = "cell " + str(event["cell"] + 1)
-                step_deadline = time.monotonic() + limits["cell_s"]
-            elif kind == "probe_start":
-                step_name = "probe " + str(event["id"])
-                step_deadline = time.monotonic() + limits["probe_s"]
-            elif kind in ("cell_end", "probe_end"):
-                step_deadline, step_name = None, None
-            send(event)
-            if kind in ("done", "crash"):
-                finished = True  # processes the job left behind may hold the pipe open
-        if limit_hit or finished:
-            break
+        chunks.append(chunk)
+    os.close(fd)
+    return json.loads(b"".join(chunks))
+
+
+def apply_rlimits(limits):
+    megabyte = 1024 * 1024
+    for name, value in (("RLIMIT_AS", limits["memory_mb"] * megabyte),
+                        ("RLIMIT_FSIZE", limits["file_mb"] * megabyte),
+                        ("RLIMIT_NOFILE", limits["open_files"]),
+                        ("RLIMIT_NPROC", limits["processes"]),
+                        ("RLIMIT_CPU", int(limits["job_s"]) + 1),
+                        ("RLIMIT_CORE", 0)):
+        try:
+            resource.setrlimit(getattr(resource, name), (value, value))
+        except (ValueError, OSError, AttributeError):
+            pass  # not supported here (macOS has no RLIMIT_AS): the wall clocks still hold
+
+
+def namespaced_job(job_in, events, settings):
+    """A: enter fresh namespaces and run B, pid 1 of them; exit with B's status. Never reads
+    the job's pipes."""
     try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    _, status = os.waitpid(pid, 0)
-    os.close(read_fd)
-    send({"ev": "end", "limit": limit_hit, "step": step_name,
-          "exit": os.waitstatus_to_exitcode(status), "seconds": time.monotonic() - started})
+        enter_job_namespaces()
+        alive_r, alive_w = os.pipe()  # B learns A's death from this pipe's end of file
+        pid = os.fork()
+        if pid == 0:
+            os.close(alive_w)
+            job_init(job_in, events, settings, alive_r)
+        os.close(alive_r)
+        os.close(job_in)
+        os.close(events)
+        _, status = os.waitpid(pid, 0)
+        os._exit(min(max(os.waitstatus_to_exitcode(status), 0), 255)
+                 if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+    except BaseException:  # noqa: BLE001
+        os._exit(71)
 
 
-#: Shared scratch folders inside the sandbox, emptied after every job.
-SCRATCH = ("/tmp", "/dev/shm", "/job")
-CHILD_EVENTS = {"cell_start", "cell_end", "probe_start", "probe_end", "done", "crash"}
-
-
-def parse_child_event(line):
-    """One event line from the child, or None if it is not a JSON object of a known kind (the
-    child's own code wrote it: the zygote's "end" and "ready" cannot be forged this way)."""
+def job_init(job_in, events, settings, alive):
+    """B: pid 1 of the job. Dies with A; mounts the job's fresh scratch; forks C and reaps
+    everything until C is gone. When B exits, the kernel kills what is left of the job."""
     try:
-        event = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(event, dict) or event.get("ev") not in CHILD_EVENTS:
-        return None
-    return event
+        libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if select.select([alive], [], [], 0)[0]:
+            os._exit(72)  # A died before the death signal was armed
+        mount_scratch(settings.get("scratch", {}))
+        pid = os.fork()
+        if pid == 0:
+            os.close(alive)
+            job_process(job_in, events, settings)
+        os.close(job_in)
+        os.close(events)
+        while True:
+            reaped, status = os.waitpid(-1, 0)
+            if reaped == pid:
+                os._exit(min(max(os.waitstatus_to_exitcode(status), 0), 255)
+                         if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+    except BaseException:  # noqa: BLE001
+        os._exit(73)
 
 
-def step_kind(step_name):
-    return "cell_s" if step_name.startswith("cell") else "probe_s"
+def plain_job(job_in, events, settings):
+    """Without namespaces: the job in its own process group, as the zygote's child."""
+    os.setpgid(0, 0)
+    job_process(job_in, events, settings)
 
 
-def fmt_s(seconds):
-    return ("%g" % seconds) + " s"
+def empty_folder(path):
+    """Delete everything under `path` without ever crossing into another file system (a bind
+    mount of the environment, say): an entry on another device is left alone."""
+    try:
+        device = os.lstat(path).st_dev
+        entries = os.listdir(path)
+    except OSError:
+        return
+    for entry in entries:
+        child = os.path.join(path, entry)
+        try:
+            info = os.lstat(child)
+        except OSError:
+            continue
+        if info.st_dev != device:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            try:
+                os.chmod(child, 0o700)
+            except OSError:
+                pass
+            empty_folder(child)
+            try:
+                os.rmdir(child)
+            except OSError:
+                pass
+        else:
+            try:
+                os.unlink(child)
+            except OSError:
+                pass
 
 
 def reap_strays():
-    """Kill every process left in this sandbox's pid namespace but the zygote and pid 1 (a
-    daemon a job started with setsid escapes its process group, not the namespace). Only
-    called inside a pid namespace: outside one this would reach the user's other processes."""
+    """Without namespaces, inside the sandbox's pid namespace only: kill every process left
+    but the zygote and pid 1, then collect the zombies."""
     for entry in os.listdir("/proc"):
         if entry.isdigit() and int(entry) not in (1, os.getpid()):
             try:
@@ -384,62 +658,133 @@ def reap_strays():
             break
 
 
-def not_dumpable():
-    """PR_SET_DUMPABLE = 0: a job (same uid) cannot ptrace the zygote or read its memory."""
+# --- the zygote ----------------------------------------------------------------------------------
+
+def namespaces_work(scratch):
+    """Whether this kernel lets us give a job its own namespaces and scratch (tried in a child)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            enter_job_namespaces()
+            inner = os.fork()
+            if inner == 0:
+                try:
+                    mount_scratch(scratch)
+                    drop_capabilities()
+                    os._exit(0)
+                except BaseException:  # noqa: BLE001
+                    os._exit(1)
+            _, status = os.waitpid(inner, 0)
+            os._exit(0 if status == 0 else 1)
+        except BaseException:  # noqa: BLE001
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return status == 0
+
+
+class Control:
+    """The SOCK_SEQPACKET control socket: one JSON message per packet."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def send(self, message):
+        self.sock.send(json.dumps(message).encode())
+
+    def receive(self):
+        """(message, fds), or (None, []) when the grader has gone."""
+        data, fds, _, _ = socket.recv_fds(self.sock, 1 << 16, 4)
+        if not data:
+            return None, fds
+        return json.loads(data), fds
+
+
+def watch(control, pid, job_id, kill):
+    """Wait for the job's first process to end, killing it when the grader says so."""
     try:
-        import ctypes
-        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    while True:
+        watched = [control.sock] + ([pidfd] if pidfd is not None else [])
+        ready, _, _ = select.select(watched, [], [], None if pidfd is not None else 0.05)
+        if pidfd is not None and pidfd in ready or pidfd is None:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                if pidfd is not None:
+                    os.close(pidfd)
+                return status
+        if control.sock in ready:
+            message, fds = control.receive()
+            for fd in fds:
+                os.close(fd)
+            if message is None or (message.get("op") == "kill" and message.get("job") == job_id):
+                kill(pid)
 
 
 def serve():
-    out = sys.stdout
-    settings = json.loads(sys.stdin.readline())
-    jobs_root = settings.get("jobs_root") or os.getcwd()
+    control = Control(socket.socket(fileno=0))
+    settings, _ = control.receive()
     not_dumpable()
+    if settings.get("fonts"):  # the environment's prebuilt font list: no font scan at import
+        try:
+            shutil.copytree(settings["fonts"], os.environ["MPLCONFIGDIR"], dirs_exist_ok=True)
+        except (OSError, KeyError):
+            pass
     for module in settings.get("preload", []):
         try:
             __import__(module)
-        except ImportError:
+        except Exception:  # noqa: BLE001 - not installed, or broken here: a job imports it
             pass
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)  # a multi-threaded op before fork() can hang the child
     make_shell().cleanup()  # import IPython's machinery once, here, not in every child
+    scratch = {folder: size for folder, size in settings.get("scratch", {}).items()
+               if os.path.isdir(folder)}
+    settings["scratch"] = scratch
+    if settings.get("namespaces"):
+        settings["namespaces"] = namespaces_work(scratch)
     gc.collect()
     gc.freeze()  # children then skip copying the warm heap on their first full collection
+    control.send({"op": "ready", "namespaces": bool(settings.get("namespaces")),
+                  "pid": os.getpid()})
+    namespaced = settings.get("namespaces")
 
-    def send(event):
-        out.write(json.dumps(event, allow_nan=False) + "\n")
-        out.flush()
+    def kill(pid):
+        try:
+            if namespaced:
+                os.kill(pid, signal.SIGKILL)
+            else:
+                os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
-    send({"ev": "ready", "pid": os.getpid()})
-    for line in sys.stdin:
-        job = json.loads(line)
-        workdir = os.path.join(jobs_root, job["id"])
-        os.mkdir(workdir, 0o700)
-        read_fd, write_fd = os.pipe()
+    while True:
+        message, fds = control.receive()
+        if message is None:
+            return
+        if message.get("op") != "fork" or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            continue
+        job_in, events = fds
         pid = os.fork()
         if pid == 0:
-            os.close(read_fd)
-            child_main(job, workdir, write_fd)
-        os.close(write_fd)
-        supervise(job, pid, read_fd,
-                  lambda event, job_id=job["id"]: send({**event, "job": job_id}))
-        shutil.rmtree(workdir, ignore_errors=True)
-        if settings.get("reap"):
-            reap_strays()
-            for scratch in SCRATCH:  # what a job left there must not reach the next job
-                for entry in os.listdir(scratch) if os.path.isdir(scratch) else ():
-                    path = os.path.join(scratch, entry)
-                    if os.path.isdir(path) and not os.path.islink(path):
-                        shutil.rmtree(path, ignore_errors=True)
-                    else:
-                        try:
-                            os.unlink(path)
-                        except OSError:
-                            pass
+            control.sock.close()  # the job never reaches the grader's control channel
+            (namespaced_job if namespaced else plain_job)(job_in, events, settings)
+        os.close(job_in)
+        os.close(events)
+        control.send({"op": "forked", "job": message["job"]})
+        status = watch(control, pid, message["job"], kill)
+        if not namespaced:
+            kill(pid)  # what the job left in its process group
+            if settings.get("reap"):
+                reap_strays()
+            for folder in settings.get("clean", []):  # named by the grader: never the host's
+                empty_folder(folder)
+        control.send({"op": "ended", "job": message["job"],
+                      "exit": os.waitstatus_to_exitcode(status)})
 
 
 if __name__ == "__main__":

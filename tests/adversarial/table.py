@@ -1,6 +1,10 @@
 """Grade every attack in an isolated pool and print the outcome table (for the closing note):
 
     python -m tests.adversarial.table
+
+Attacks are graded as the suite grades them (conftest.grade_attacks): single ones in a
+two-slot pool, those with a job before them in one slot, after that job. For an honest
+notebook graded after a saboteur, "honest" is its points when graded alone.
 """
 
 from __future__ import annotations
@@ -12,11 +16,9 @@ from pathlib import Path
 
 from graders import ROOT, config
 from graders.assignment import load_assignment
-from graders.grading import grade
 from graders.sandbox.isolation import detect
-from graders.sandbox.pool import WorkerPool
 from tests.adversarial.attacks import ATTACKS
-from tests.adversarial.conftest import write_attack
+from tests.adversarial.conftest import grade_attacks
 
 
 def said(result) -> str:
@@ -33,11 +35,22 @@ def said(result) -> str:
 
 
 def seen(result) -> str:
-    """What the attack itself got back, where it stored an error or a list in an answer."""
+    """What the attack itself got back, where it stored an error, a list or a search in an
+    answer."""
     for text in (c.student for p in result.problems for c in p.checks):
-        if "Error(" in text or text.startswith("['"):
+        if "Error(" in text or text.startswith(("['", "searched")):
             return text
     return ""
+
+
+def outcome(item) -> str:
+    result = item.result
+    if result is None:
+        return "GRADER FAILED"
+    if item.attack.honest:
+        return "as alone" if item.alone and result.auto_points == item.expected else "DIFFERS"
+    return ("refused at load" if result.error else "limit hit" if result.limits_hit
+            else "graded")
 
 
 def main() -> None:
@@ -46,21 +59,21 @@ def main() -> None:
     hw2 = load_assignment(course, "duke-hw2")
     isolation = detect()
     print(f"sandbox: {isolation.describe()}\n")
-    print("| attack | outcome | points | what the report said | what the attack saw |")
-    print("|---|---|---|---|---|")
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
-    with tempfile.TemporaryDirectory() as tmp, \
-            WorkerPool(2, hw2.config.preload, isolation, course.limits.memory_mb) as pool:
-        for attack in ATTACKS:
-            path = write_attack(attack, Path(tmp), server.getsockname()[1])
-            result = grade(path, hw2, pool, course.limits, "instructor", isolation.describe())
-            outcome = ("refused at load" if result.error else "limit hit" if result.limits_hit
-                       else "graded")
-            text = said(result).replace("|", "/").replace("\n", " ")[:110]
-            saw = seen(result).replace("|", "/").replace("\n", " ")[:90]
-            print(f"| {attack.name} | {outcome} | {result.auto_points:g} "
-                  f"(honest {attack.honest_points:g}) | {text} | {saw} |")
+    with tempfile.TemporaryDirectory() as tmp:
+        graded = grade_attacks(ATTACKS, hw2, course.limits, isolation,
+                               server.getsockname()[1], Path(tmp))
+    print("| attack | outcome | points | what the report said | what the attack saw |")
+    print("|---|---|---|---|---|")
+    for attack in ATTACKS:
+        item = graded[attack.name]
+        clean = lambda text, n: text.replace("|", "/").replace("\n", " ")[:n]  # noqa: E731
+        text = clean(said(item.result), 110) if item.result else clean(item.report, 110)
+        saw = clean(seen(item.result), 90) if item.result and not attack.honest else ""
+        points = f"{item.result.auto_points:g}" if item.result else "-"
+        print(f"| {attack.name} | {outcome(item)} | {points} (honest {item.expected:g}) "
+              f"| {text} | {saw} |")
 
 
 if __name__ == "__main__":

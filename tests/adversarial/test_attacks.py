@@ -1,30 +1,37 @@
 """Each attack earns nothing it did not earn honestly, leaks no key or reference content,
-leaves the grader running and nothing behind, and gets a report that names what happened."""
+leaves the grader running and nothing behind, and gets a report that names what happened.
+Across jobs: nothing an earlier job left is found by the next, and an honest notebook after a
+saboteur scores exactly as when graded alone."""
 
 from __future__ import annotations
 
-import shutil
+import csv
 from pathlib import Path
 
 import pytest
 
 from graders import ROOT
-from tests.adversarial.attacks import ATTACKS, CLASSMATE, PLANTED, SECRET
-from tests.adversarial.conftest import sandbox_processes, write_attack
+from tests.adversarial.attacks import ATTACKS, CLASSMATE, PLANTED, PLANTED_SECRET, SECRET
+from tests.adversarial.conftest import sandbox_processes
 
 NAMES = [a.name for a in ATTACKS]
-#: Text that only reading a forbidden file could put into a report.
+#: Text that only reading a forbidden file (or an earlier job's leftovers) could put into a report.
 FORBIDDEN = ("def build_key", "HANDOUT_X", "[assignments.duke-hw2]", '"meta": {"assignment"',
-             SECRET, CLASSMATE, "trajectory_rtol")
+             SECRET, CLASSMATE, "trajectory_rtol", PLANTED_SECRET.split(":")[1])
+
+
+def result_of(item):
+    assert item.result is not None, item.report
+    return item.result
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_no_point_is_earned_dishonestly(graded, name):
     item = graded[name]
-    assert item.result.auto_points == item.attack.honest_points
+    assert result_of(item).auto_points == item.expected
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [a.name for a in ATTACKS if a.says])
 def test_the_report_names_what_happened(graded, name):
     item = graded[name]
     assert item.attack.says in item.report
@@ -35,6 +42,46 @@ def test_nothing_leaks_into_the_report(graded, name):
     report = graded[name].report
     for text in FORBIDDEN:
         assert text not in report, text
+
+
+@pytest.mark.parametrize("name", [a.name for a in ATTACKS if a.before and not a.honest])
+def test_nothing_an_earlier_job_left_is_found_by_the_next(graded, name):
+    """The searcher ran every search to its end (memory, files, processes, IPC) and found
+    none of the planter's markers."""
+    assert "searched memory, files, processes, ipc; found nothing" in graded[name].report
+
+
+@pytest.mark.parametrize("name", [a.name for a in ATTACKS if a.honest])
+def test_an_honest_notebook_after_a_saboteur_scores_as_alone(graded, name):
+    item = graded[name]
+    result, alone = result_of(item), item.alone
+    assert alone is not None and not alone.error and not alone.limits_hit
+    points = lambda r: {(p.id, c.id): (c.points, c.message) for p in r.problems  # noqa: E731
+                        for c in p.checks}
+    assert points(result) == points(alone)
+    assert result.limits_hit == [] and all(c.ok for c in result.cells) and result.error is None
+
+
+@pytest.mark.parametrize("name", [a.name for a in ATTACKS if a.bomb])
+def test_values_aimed_at_the_grader_are_refused_in_seconds(graded, name):
+    assert result_of(graded[name]).seconds < 20
+
+
+def test_no_gradebook_cell_starts_a_spreadsheet_formula(graded, tmp_path):
+    from graders.report import write_gradebook
+    write_gradebook([item.result for item in graded.values() if item.result], tmp_path / "g.csv")
+    cells = [c for row in csv.reader((tmp_path / "g.csv").open()) for c in row]
+    assert "'=2+5+cmd|' -C calc'!A0" in cells and "'-2+3+cmd" in cells
+    risky = [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r")
+             or (c[:1] == "-" and not c[1:].replace(".", "", 1).isdigit())]
+    assert risky == []
+
+
+def test_every_student_name_is_one_printable_line(graded):
+    for item in graded.values():
+        student = result_of(item).student
+        assert student.encode("utf-8") and student.isprintable(), repr(student)
+    assert result_of(graded["name-not-utf8"]).student == "caf\\xe9-not-utf8"
 
 
 def test_reference_and_keys_were_unreadable_from_inside(graded):
@@ -48,64 +95,21 @@ def test_no_connection_reached_the_host(graded, listener):
         listener.accept()
     update = next(c for p in graded["open-a-socket"].result.problems if p.id == "2.1"
                   for c in p.checks if c.id == "update")
-    assert "Connection refused" in update.student and "connected" not in update.student
+    assert "connected" not in update.student
+    assert "Connection refused" in update.student or "Network is unreachable" in update.student
 
 
 def test_nothing_is_left_running_or_written_outside(graded):
-    assert sandbox_processes() == []
     for path in PLANTED:
         assert not Path(path).exists(), path
     assert not (ROOT / "result.json").exists()
     assert (ROOT / "reference" / "distributed.py").exists()
+    assert sandbox_processes() == []
 
 
 def test_limits_are_reported_as_limits(graded):
     assert graded["busy-loop"].result.limits_hit == ["cell 1 exceeded 3 s"]
     assert graded["fork-bomb"].result.limits_hit == ["cell 1 exceeded 3 s"]
-
-
-def test_honest_submissions_grade_the_same_in_a_batch_of_attacks(graded, hw2, course, isolation,
-                                                                 listener, tmp_path):
-    """A batch mixing attacks with honest notebooks (through the CLI, two workers) grades the
-    honest ones exactly as when they are graded alone."""
-    import csv
-
-    from click.testing import CliRunner
-
-    from graders.cli import main
-    from tests.fixtures.duke_hw2.examples import EXAMPLES
-    batch = tmp_path / "batch"
-    batch.mkdir()
-    honest = ["solution", "wrong-sign", "mean-convention"]
-    for name in honest:
-        shutil.copy(EXAMPLES / f"{name}.ipynb", batch / f"{name}.ipynb")
-    # a classmate's notebook with a private marker an attacker looks for
-    text = (EXAMPLES / "solution.ipynb").read_text().replace("import numpy as np",
-                                                             f"import numpy as np  # {CLASSMATE}", 1)
-    (batch / "classmate.ipynb").write_text(text)
-    for attack in ATTACKS:
-        if attack.name in ("fork-bomb", "busy-loop", "sleep-forever", "ignore-sigterm",
-                           "daemon-outlives-job", "read-reference-keys-and-classmates",
-                           "os-exit-mid-notebook", "50gb-allocation", "zip-traversal"):
-            write_attack(attack, batch, listener.getsockname()[1])
-    config = tmp_path / "grader.toml"
-    config.write_text((ROOT / "grader.toml").read_text().replace("cell_seconds = 30",
-                                                                 "cell_seconds = 3"))
-    out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["--config", str(config), "grade", str(batch), "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    rows = {r["student"]: r for r in csv.DictReader((out / "gradebook.csv").open())}
-    assert len(rows) == len(list(batch.iterdir()))
-    for name in honest:
-        alone = CliRunner().invoke(main, ["--config", str(config), "grade",
-                                          str(EXAMPLES / f"{name}.ipynb"), "-o", str(tmp_path / name)])
-        assert alone.exit_code == 0
-        solo = next(csv.DictReader((tmp_path / name / "gradebook.csv").open()))
-        assert {k: v for k, v in rows[name].items() if k != "file"} == \
-            {k: v for k, v in solo.items() if k != "file"}
-    assert rows["classmate"]["total"] == rows["solution"]["total"]
-    assert CLASSMATE not in (out / "read-reference-keys-and-classmates" / "report.html").read_text()
-    assert sandbox_processes() == []
 
 
 def test_instructor_grading_refuses_to_run_unisolated(monkeypatch, tmp_path):

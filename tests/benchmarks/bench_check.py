@@ -7,8 +7,13 @@ Prints, for the complete duke-hw2 solution notebook:
               code costs by itself, interpreter start and imports included)
   check       `grader check` end to end as a user runs it (a new process each time: CLI
               start, worker start, cells, probes, checks, report)
+  cells       the student's code cells exec'd in this process with its imports warm: what
+              the student's own code costs, without any interpreter start
+  fork        a job of one empty cell on a warm worker: the fixed cost of a job (fork, its
+              namespaces and scratch, an IPython shell, the events, clean-up)
   warm        one submission graded in-process with a warm worker pool (the batch case),
-              split into sandbox execution and trusted-side checks
+              split into sandbox execution and trusted-side checks; its overhead is warm
+              minus cells
   batch       `grader grade` over N copies with the configured workers: seconds per submission
 Figures are medians over the repeats; ratios are against the baseline of the same run.
 """
@@ -68,9 +73,22 @@ def main() -> None:
     hw2 = load_assignment(course, "duke-hw2")
     submission = load(NOTEBOOK)
     from graders.sandbox.isolation import detect
-    warm, sandbox = [], []
-    with WorkerPool(1, hw2.config.preload, detect(), course.limits.memory_mb) as pool:
+    from graders.sandbox.pool import Job
+    warm, sandbox, fork, own = [], [], [], []
+    for _ in range(args.repeat):
+        namespace: dict = {}
+        started = time.perf_counter()
+        for cell in submission.cells:
+            exec(compile(cell, "<cell>", "exec"), namespace)  # noqa: S102 - our own fixture
+        own.append(time.perf_counter() - started)
+    from graders.sandbox.environment import for_assignment
+    with WorkerPool(1, hw2.config.preload, detect(), course.limits.memory_mb,
+                    for_assignment(course, "duke-hw2")) as pool:
         grade(NOTEBOOK, hw2, pool, course.limits, "student", "bench")  # warm the caches
+        for _ in range(args.repeat * 4):
+            started = time.perf_counter()
+            pool.run(Job(["pass"], [], course.limits))
+            fork.append(time.perf_counter() - started)
         for _ in range(args.repeat):
             started = time.perf_counter()
             execute(pool, submission.cells, hw2.probes(), course.limits)
@@ -87,9 +105,13 @@ def main() -> None:
 
     base = statistics.median(baseline)
     rows = [("baseline: python on the notebook's code", base),
+            ("the student's cells alone, imports warm", statistics.median(own)),
+            ("warm fork: a job of one empty cell", statistics.median(fork)),
             ("grader check (new process, end to end)", statistics.median(check)),
             ("warm: one submission graded in-process", statistics.median(warm)),
             ("  of which sandbox execution (cells + probes)", statistics.median(sandbox)),
+            ("  overhead: warm minus the student's cells",
+             statistics.median(warm) - statistics.median(own)),
             (f"batch: grader grade, {args.batch} submissions, per submission", batch / args.batch)]
     print(f"duke-hw2 solution notebook, median of {args.repeat} runs, {course.workers} workers;"
           f" sandbox: {detect().kind}")

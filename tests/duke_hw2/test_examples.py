@@ -34,9 +34,9 @@ def test_each_example_loses_exactly_its_mistake(results, name):
 
 
 @pytest.mark.parametrize("name", [e.name for e in EXAMPLES_LIST if e.variants])
-def test_other_conventions_score_full_marks_and_are_named(results, name):
+def test_other_conventions_and_forms_score_full_marks_and_are_named(results, name):
     for key, variant in BY_NAME[name].variants.items():
-        assert check(results[name], key).variant == variant, key
+        assert variant in (check(results[name], key).variant or ""), key
 
 
 def test_solution_scores_every_automatic_point(results):
@@ -74,13 +74,17 @@ def test_free_text_answers_are_carried_for_the_instructor(results):
 @pytest.mark.parametrize("name, key, words", [
     ("wrong-sign", "2.1/update", "differs from the key"),
     ("biased-terngrad", "2.3/terngrad", "ternary support holds; biased: case 1"),
+    ("biased-terngrad", "2.3/history", "the runs are not distributed like TernGrad's"),
+    ("probe-aware-terngrad", "2.3/terngrad", "while p2_3_train_terngrad trained"),
+    ("trains-with-a-copy-of-terngrad", "2.3/history", "never called p2_3_terngrad"),
+    ("terngrad-runs-are-the-sgd-history", "2.3/history", "not a stochastic method"),
     ("clip-after-update", "2.4/T=1", "steps match; first mismatch at step"),
-    ("history-too-short", "2.2/history", "expected shape (51, 3), got shape (50, 3)"),
+    ("history-too-short", "2.2/history", "expected 51 rows (or 50: recorded before or after "
+                                         "each step), each shape (3,), got shape (49, 3)"),
     ("cell-raises", "2.4/T=5", "cell 8, which defines it, failed (ValueError: T must be positive)"),
     ("infinite-loop", "2.2/history", "skipped: cell 6 exceeded 3 s"),
     ("10gb-allocation", "2.5/history", "exceeded the memory limit (2048 MB)"),
     ("tf-wrong", "1.3/answer", "True is not the answer"),
-    ("log10-loss", "3.1/history", "log L: 0 of 201 steps match"),
     ("prune-keeps-3", "3.2/final", "||W||_0 = 3 > 2: not sparse"),
     ("l1-without-sign", "3.3/lam=1", "W: 1 of 201 steps match; first mismatch at step 1"),
     ("hard-threshold", "3.4/t=0.01", "first mismatch at step 1"),

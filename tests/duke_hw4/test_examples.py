@@ -42,7 +42,7 @@ def test_each_example_loses_exactly_its_mistake(results, name):
     assert lost_points(result) == {k: float(v) for k, v in example.loses.items()}
     assert result.auto_points == pytest.approx(AUTO - sum(example.loses.values()))
     for key, variant in example.variants.items():
-        assert check(result, key).variant == variant
+        assert variant in (check(result, key).variant or ""), key
 
 
 def test_lab_messages_name_the_symptom(results):

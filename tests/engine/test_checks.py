@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import sympy as sp
 
 from graders.checks.base import Probe, ProbeResult
-from graders.checks.numeric import ArrayCheck, EnvelopeCheck, TrajectoryCheck
+from graders.checks import forms
+from graders.checks.numeric import ArrayCheck, TrajectoryCheck
 from graders.checks.statistical import TernaryQuantizerCheck
 from graders.checks.symbolic import SymbolicCheck, compare
 
@@ -21,12 +23,14 @@ def ok(value, extra=None):
 
 
 def test_array_check_shape_first_then_tolerance_and_nan_inf_are_wrong():
-    check = ArrayCheck("c", "t", P, {"k": [1.0, -3.0, 2.0]}, ["k"], rtol=1e-6, atol=1e-9,
-                       flat_ok=True)
-    assert check.evaluate(ok(np.array([[1.0], [-3.0], [2.0]]))).fraction == 1
+    check = ArrayCheck("c", "t", P, {"k": [1.0, -3.0, 2.0]}, ["k"], rtol=1e-6, atol=1e-9)
+    column = check.evaluate(ok(np.array([[1.0], [-3.0], [2.0]])))
+    assert column.fraction == 1 and column.variant == "column vectors"
+    assert check.evaluate(ok([1, -3, 2.0])).variant is None  # the key's own form: not named
     assert check.evaluate(ok([1, -3, 2.0000001])).fraction == 1
     wrong = check.evaluate(ok([1, 3, 2]))
     assert wrong.fraction == 0 and "index (1,)" in wrong.message
+    assert "-3" not in wrong.message and "-3" in wrong.detail  # the key value: instructors only
     assert "shape (3,)" in check.evaluate(ok([1, 2])).message
     assert check.evaluate(ok([1, np.nan, 2])).message == "the answer contains NaN"
     assert check.evaluate(ok([1, np.inf, 2])).fraction == 0
@@ -45,8 +49,8 @@ def trajectory(key, floor=-50.0):
                            ylabel="log L", labels=("a", "b", "c"), partial_from=0.5)
 
 
-def test_trajectory_partial_credit():
-    key = np.log(np.outer(0.5 ** np.arange(21), [1, 2, 3]))
+def test_trajectory_partial_credit_counts_the_moving_phase():
+    key = np.log(np.outer(0.5 ** np.arange(21), [1, 2, 3]))  # never settles: all 21 steps move
     check = trajectory(key)
     assert check.evaluate(ok(key)).fraction == 1
     late = key.copy()
@@ -56,8 +60,69 @@ def test_trajectory_partial_credit():
     early = key.copy()
     early[3:] += 1.0  # only 3 of 21 right: below partial_from, no credit
     assert check.evaluate(ok(early)).fraction == 0
-    assert "expected shape (21, 3)" in check.evaluate(ok(key[1:])).message
+    assert "expected 21 rows (or 20: recorded before or after each step)" in \
+        check.evaluate(ok(key[2:])).message
     assert check.evaluate(ok(np.full_like(key, np.inf))).fraction == 0
+
+
+def test_trajectory_gives_nothing_for_a_constant_at_the_optimum():
+    """The key moves for 10 steps, then sits at its optimum for 30: a history held at the
+    optimum matches 31 of 41 steps but none of the moving phase."""
+    moving = np.linspace(5.0, 0.0, 11)
+    key = np.concatenate([moving, np.zeros(30)])[:, None] * np.ones(3)
+    check = trajectory(key)
+    assert check.evaluate(ok(np.zeros_like(key))).fraction == 0
+    most = key.copy()
+    most[8:10] += 0.5  # 8 of the 10 moving steps (0..9) right, the settled phase right
+    assert np.isclose(check.evaluate(ok(most)).fraction, 8 / 10)
+    broken = key.copy()
+    broken[-5:] = 3.0  # right while moving, 5 settled steps broken
+    assert np.isclose(check.evaluate(ok(broken)).fraction, 10 / 15)
+
+
+@pytest.mark.parametrize("form, name", [
+    (lambda k: k[:-1], "history convention: recorded before each step (20 rows)"),
+    (lambda k: k[1:], "history convention: recorded after each step (20 rows)"),
+    (lambda k: k[:, :, None], "column vectors"),
+    (lambda k: k.T, "transposed (one column per step)"),
+    (lambda k: k.astype(np.float32).astype(float).tolist(), None),
+    (lambda k: k / np.log(10), "log base 10"),
+    (lambda k: (k[1:] / np.log(10))[:, :, None].tolist(),
+     "history convention: recorded after each step (20 rows); column vectors; log base 10"),
+])
+def test_trajectory_accepts_every_form_and_names_it(form, name):
+    key = np.log(np.outer(0.5 ** np.arange(21), [1, 2, 3]))
+    check = TrajectoryCheck("c", "t", P, {"k": key}, ["k"], rtol=1e-4, atol=1e-3, floor=-50,
+                            ylabel="log L", labels=("a", "b", "c"), partial_from=0.5, log=True)
+    outcome = check.evaluate(ok(form(key)))
+    assert outcome.fraction == 1 and outcome.variant == name
+
+
+def test_a_history_one_row_short_is_compared_both_ways_and_no_further():
+    key = np.cumsum(np.ones((11, 2)), axis=0)
+    check = TrajectoryCheck("c", "t", P, {"k": key}, ["k"], rtol=0, atol=1e-9, floor=-50,
+                            ylabel="", labels=(), partial_from=0.5)
+    assert check.evaluate(ok(key[1:] + 1)).fraction == 0  # shifted values are not a form
+    assert "got shape (9, 2)" in check.evaluate(ok(key[2:])).message
+
+
+def test_dict_keys_match_numerically():
+    assert forms.pick({0.1 * 0.2: "a"}, 0.02) == ("a", "")  # 0.020000000000000004
+    assert forms.pick({float(np.float32(0.004)): "a"}, 0.004) == ("a", "")  # 0.0040000002
+    assert forms.pick({"array(0.004000000189989805)": "a"}, 0.004) == ("a", "")  # as it arrives
+    assert forms.pick({"4e-3": "a"}, 0.004) == ("a", "")
+    assert forms.pick({0.0041: "a"}, 0.004)[0] is None
+
+
+def test_torch_tensors_and_float16_cross_the_wire_as_float64():
+    import torch
+
+    from graders import wire
+    from graders.sandbox import worker
+    for value in (torch.tensor([[1.5], [2.0]], dtype=torch.float32),
+                  np.array([1.5, 2.0], dtype=np.float16)):
+        decoded = wire.decode(worker.encode(value))
+        assert decoded.dtype == np.float64 and np.allclose(decoded.ravel(), [1.5, 2.0])
 
 
 def test_trajectory_floor_treats_converged_values_as_equal():
@@ -75,21 +140,6 @@ def test_trajectory_select_reads_dict_entries_by_number():
     for keys in ({5: key}, {"5": key}, {5.0: key}):
         assert check.evaluate(ok(keys)).fraction == 1
     assert "no entry for 5" in check.evaluate(ok({1: key})).message
-
-
-def test_envelope_check():
-    rng = np.random.default_rng(0)
-    runs = np.cumsum(rng.normal(size=(500, 11, 2)), axis=1)
-    env = {"min": runs.min(0), "max": runs.max(0), "median": np.median(runs, 0), "runs": 500}
-    deterministic = np.zeros((11, 2))
-    check = EnvelopeCheck("c", "t", P, {"k": env}, {"k": deterministic}, ["k"], margin=0.25,
-                          atol=1e-3, floor=-50, ylabel="", labels=(), deterministic_name="GD",
-                          partial_from=0.5, full_from=0.9, convention_probe=Q, convention_keys={"k": deterministic})
-    fresh = np.cumsum(np.random.default_rng(1).normal(size=(11, 2)), axis=0)
-    missing = {"det": ProbeResult(False, error="not defined")}
-    assert check.evaluate(ok(fresh, missing)).fraction == 1
-    assert check.evaluate(ok(fresh + 100, missing)).fraction == 0
-    assert "deterministic GD" in check.evaluate(ok(deterministic, missing)).message
 
 
 def ternary(g, s, rng, p=None):
@@ -115,6 +165,7 @@ def test_statistical_check_passes_honest_quantizers_for_every_seed_tried():
 def test_statistical_check_finds_bias_and_wrong_support():
     biased = quantizer_outcome(lambda g, s, rng: ternary(g, s, rng, p=0.5), CASES)
     assert biased.fraction == 0.5 and biased.message.startswith("ternary support holds; biased")
+    assert "0.3" not in biased.message  # the hidden gradient: instructors only
     identity = quantizer_outcome(lambda g, s, rng: g, CASES)
     assert identity.fraction == 0.5 and "not ternary" in identity.message
     assert "shape" in quantizer_outcome(lambda g, s, rng: g[:1], CASES).message
@@ -125,11 +176,11 @@ def test_symbolic_equivalence_in_any_form():
     key = sp.Matrix([(x**2 - y**2) / (x - y), 2 * x])
     assert compare(sp.Matrix([x + y, x + x]), key)[0]
     assert compare(sp.Matrix([[x + y, 2 * x]]), key)[0]  # a row is read as the column
-    same, how = compare(sp.Matrix([x + y, 2.0 * x]), key)
+    same, how, _ = compare(sp.Matrix([x + y, 2.0 * x]), key)
     assert same
-    same, how = compare(sp.Matrix([x - y, 2 * x]), key)
+    same, how, _ = compare(sp.Matrix([x - y, 2 * x]), key)
     assert not same and "entry 1" in how
-    same, how = compare(sp.Matrix([x + sp.Symbol("lam"), 2 * x]), key)
+    same, how, _ = compare(sp.Matrix([x + sp.Symbol("lam"), 2 * x]), key)
     assert not same and "lam" in how
     check = SymbolicCheck("c", "t", P, {"k": key}, ["k"])
     assert check.evaluate(ok("[x + y, 2*x]")).fraction == 1
@@ -145,3 +196,142 @@ def test_exact_check_compares_value_and_type():
     count = ExactCheck("c", "t", P, {"n+1": 225, "n": 212}, ["n+1", "n"])
     assert count.evaluate(ok(np.array(212))).variant == "n"
     assert count.evaluate(ok("225")).fraction == 0
+
+
+# --- TernGrad runs: the distribution of a training function's runs (2.3, 2.5) ---------------
+
+from graders.checks.statistical import RunDistributionCheck  # noqa: E402
+from reference import distributed as d  # noqa: E402
+
+X, Y = d.handout_data()
+MEAN = d.Convention("mean", 2)
+RUNS = Probe("runs", "call", "train", ({"t": "seed"},), seeds=tuple(range(200)),
+             swap={"name": "quantize", "keep": 5})
+PINNED = Probe("sgd", "value", "sgd")
+
+
+@pytest.fixture(scope="module")
+def reference():
+    key = d.build_key({"envelope_runs": 2000})
+    return {c: key["conventions"][c] for c in ("mean_x2", "sum_x2")}
+
+
+def runs_check(reference, field):
+    return RunDistributionCheck(
+        "history", "t", RUNS, {c: v[field] for c, v in reference.items()},
+        {c: v["sgd_logL"] for c, v in reference.items()}, ["mean_x2", "sum_x2"], floor=-50,
+        atol=1e-3, false_failure=1e-6, resolution=1e-6, quantizer="quantize",
+        ylabel="log L", labels=("L_1", "L_2", "L_3"), convention_probe=PINNED)
+
+
+def runs_of(compress, seed, runs=200):
+    return d.log_losses(d.train(X, Y, MEAN, compress=compress, seed=seed, runs=runs))
+
+
+def run_results(runs, calls=150, records=None, sgd=None):
+    g = np.array([0.5, -2.0, 0.0])
+    records = records if records is not None else [[g, 2.0, np.array([0.0, -2.0, 0.0])]]
+    pinned = ProbeResult(True, sgd) if sgd is not None else ProbeResult(False, error="none")
+    return {"runs": ProbeResult(True, {"value": runs, "calls": [calls] * len(runs),
+                                       "records": records}), "sgd": pinned}
+
+
+def biased_terngrad(g, rng):
+    """b ~ Bernoulli(0.5): ternary, but E[g~] != g."""
+    s = np.max(np.abs(g), axis=-1, keepdims=True)
+    return s * np.sign(g) * (rng.random(g.shape) < 0.5)
+
+
+@pytest.mark.parametrize("field, compress", [("terngrad_logL", d.terngrad_max),
+                                             ("clip_terngrad_logL", d.clipped_terngrad(5))])
+def test_honest_runs_pass_every_time_tried(reference, field, compress):
+    """False failures: 200 honest students (200 runs each, fresh seeds) all pass, in any form:
+    51 rows or 50 recorded after each step, log base e or 10."""
+    check = runs_check(reference, field)
+    runs = runs_of(compress, seed=777, runs=200 * 200).reshape(200, 200, 51, 3)
+    forms_of = (lambda r: r, lambda r: r[:, 1:], lambda r: r / np.log(10))
+    for i, student in enumerate(runs):
+        outcome = check.evaluate(run_results(forms_of[i % 3](student)))
+        assert outcome.fraction == 1, (i, outcome.message, outcome.detail)
+
+
+@pytest.mark.parametrize("field, compress, deterministic", [
+    ("terngrad_logL", d.terngrad_max, d.no_compression),
+    ("clip_terngrad_logL", d.clipped_terngrad(5), d.clipping(5))])
+def test_anything_but_terngrad_runs_earns_nothing(reference, field, compress, deterministic):
+    check = runs_check(reference, field)
+    exact = d.log_losses(d.train(X, Y, MEAN, compress=deterministic))
+    honest = runs_of(compress, seed=5)
+    biased = runs_of(biased_terngrad if field == "terngrad_logL" else
+                     lambda g, rng: 5 * np.sign(d.clip(g, 5)) * (rng.random(g.shape) < 0.5), 6)
+    garbage = {"deterministic": np.broadcast_to(exact, (200, 51, 3)),
+               "scaled": np.broadcast_to(exact * (1 + 1e-5), (200, 51, 3)),
+               "shifted": honest + 5, "constant": np.zeros((200, 51, 3)),
+               "biased quantiser": biased}
+    for name, runs in garbage.items():
+        outcome = check.evaluate(run_results(np.array(runs)))
+        assert outcome.fraction == 0, (name, outcome.detail)
+    assert "not a stochastic method" in check.evaluate(run_results(np.array(
+        garbage["deterministic"]))).message
+
+
+def test_the_probed_quantiser_must_be_the_one_that_trained(reference):
+    check = runs_check(reference, "terngrad_logL")
+    honest = runs_of(d.terngrad_max, seed=8)
+    assert check.evaluate(run_results(honest)).fraction == 1
+    never = check.evaluate(run_results(honest, calls=0))
+    assert never.fraction == 0 and "never called quantize" in never.message
+    g = np.array([0.5, -2.0, 0.0])
+    off = check.evaluate(run_results(honest, records=[[g, 2.0, np.array([0.5, -2.0, 0.0])]]))
+    assert off.fraction == 0 and "outside {0, s sign(g)}" in off.message
+
+
+def test_a_deterministic_history_pins_the_convention(reference):
+    """Runs of the sum convention pass when nothing pins one, and fail once the student's own
+    2.2 history says mean: a loose match to another convention does not count."""
+    check = runs_check(reference, "terngrad_logL")
+    sum_runs = d.log_losses(d.train(X, Y, d.Convention("sum", 2), compress=d.terngrad_max,
+                                    seed=9, runs=200))
+    assert check.evaluate(run_results(sum_runs)).variant == "sum_x2"
+    mean_sgd = reference["mean_x2"]["sgd_logL"]
+    assert check.evaluate(run_results(sum_runs, sgd=mean_sgd)).fraction == 0
+
+
+def test_quantizer_check_reads_one_batched_call():
+    g, s = CASES[0]
+    probe = Probe("q0", "call", "f", repeat=4000, batch={"arg": 0, "n": 4000})
+    draws = ternary(np.broadcast_to(g, (4000, 4)), s, np.random.default_rng(0))
+    results = {"q0": ProbeResult(True, {"value": draws, "batched": True})}
+    check = TernaryQuantizerCheck("c", "t", [probe], [CASES[0]], false_failure=1e-6)
+    assert check.evaluate(results).fraction == 1
+
+
+def recorded_training(quantize, runs=20, seed=0):
+    """What the worker's recorder keeps of a TernGrad training: [g, s, out] per call."""
+    rng, records = np.random.default_rng(seed), []
+    for _ in range(runs):
+        W = np.zeros(3)
+        for _ in range(50):
+            grads = d.worker_gradients(X, Y, W, 2)
+            outs = []
+            for g in grads:
+                s = float(np.max(np.abs(g)))
+                outs.append(quantize(g, s, rng) if s > 0 else np.zeros_like(g))
+                records.append([g, s, outs[-1]])
+            W = W - 0.1 * np.mean(outs, axis=0)
+    return {"value": None, "calls": [150] * runs, "records": records[:2000]}
+
+
+def test_a_quantiser_right_only_when_probed_loses_the_unbiased_half():
+    """The probe's draws are honest; the calls recorded during training decide."""
+    probes = [Probe(f"q{i}", "call", "f", repeat=4000) for i in range(len(CASES))]
+    rng = np.random.default_rng(0)
+    draws = {p.id: ProbeResult(True, np.stack([ternary(g, s, rng) for _ in range(4000)]))
+             for p, (g, s) in zip(probes, CASES)}
+    check = TernaryQuantizerCheck("c", "t", probes, CASES, false_failure=1e-6, training=RUNS)
+    for seed in range(20):  # honest training records: no false failure
+        honest = recorded_training(lambda g, s, r: ternary(g, s, r), seed=seed)
+        assert check.evaluate({**draws, "runs": ProbeResult(True, honest)}).fraction == 1
+    aware = recorded_training(lambda g, s, r: ternary(g, s, r, p=0.5))
+    outcome = check.evaluate({**draws, "runs": ProbeResult(True, aware)})
+    assert outcome.fraction == 0.5 and "while train trained" in outcome.message

@@ -118,3 +118,62 @@ def test_total_time_limit_bounds_the_retries(pool, course, cells):
     ex = run(pool, course, cells + ["while True: pass"] * 5, cell_s=1.0, job_s=3.5)
     assert ex.seconds < 8
     assert not ex.probes["x"].ok
+
+
+def test_a_call_probe_can_pass_the_students_own_objects_and_seeds(pool, course):
+    probe = Probe("run", "call", "run", ({"t": "ref", "name": "step"}, {"t": "seed"}))
+    probe = replace_probe(probe, seeds=[3, 4, 3])
+    cells = ["import numpy as np\ndef step(x):\n    return 2 * x\n"
+             "def run(f, seed):\n    return [f(seed), np.random.rand()]"]
+    value = run(pool, course, cells, [probe]).probes["run"].value
+    assert set(value) == {"value"}
+    runs = value["value"]
+    assert runs.shape == (3, 2) and list(runs[:, 0]) == [6, 8, 6]
+    assert runs[0, 1] == runs[2, 1] != runs[1, 1]  # the RNGs are seeded with each run's seed
+
+
+def test_a_swapped_function_is_counted_and_recorded_while_another_runs(pool, course):
+    probe = replace_probe(Probe("train", "call", "train", ({"t": "seed"},)),
+                          seeds=[1, 2], swap={"name": "quantize", "keep": 3})
+    cells = ["def quantize(g):\n    return g + 1\n"
+             "def train(seed):\n    return [sum(quantize(seed) for _ in range(seed + 1))]",
+             "def cheat(seed):\n    q = lambda g: g + 1\n    return [q(seed) * (seed + 1)]"]
+    honest = run(pool, course, cells, [probe]).probes["train"].value
+    assert honest["calls"] == [2, 3]
+    assert [list(map(float, r)) for r in honest["records"]] == [[1, 2], [1, 2], [2, 3]]
+    cheat = replace_probe(Probe("cheat", "call", "cheat", ({"t": "seed"},)), seeds=[1],
+                          swap={"name": "quantize", "keep": 3})
+    assert run(pool, course, cells, [cheat]).probes["cheat"].value["calls"] == [0]
+
+
+def test_a_batched_call_is_used_when_the_function_is_vectorised(pool, course):
+    from graders.wire import encode_array
+    g = encode_array(np.array([1.0, -2.0]))
+    cells = ["import numpy as np\ndef vectorised(g, s):\n    return np.sign(g) * s\n"
+             "def looped(g, s):\n    return np.array([np.sign(g[0]) * s, np.sign(g[1]) * s])"]
+    probes = [replace_probe(Probe(name, "call", name, (g, 3.0), repeat=5),
+                            batch={"arg": 0, "n": 5}) for name in ("vectorised", "looped")]
+    got = run(pool, course, cells, probes).probes
+    assert got["vectorised"].value["batched"] is True
+    assert got["looped"].value["batched"] is False  # fell back to five separate calls
+    for name in ("vectorised", "looped"):
+        np.testing.assert_array_equal(got[name].value["value"], [[3.0, -3.0]] * 5)
+
+
+def test_a_call_that_does_not_fit_the_function_names_both_signatures(pool, course):
+    cells = ["def terngrad(grads, clipGrads, T):\n    return grads",
+             "def inner(g, s):\n    return g(s)"]
+    probes = [Probe("terngrad", "call", "terngrad", (1.0, 2.0)),
+              Probe("inner", "call", "inner", (1.0, 2.0))]
+    got = run(pool, course, cells, probes).probes
+    assert got["terngrad"].error == ("terngrad takes (grads, clipGrads, T) here; the grader "
+                                     "calls terngrad(a, b)")
+    assert "TypeError: 'float' object is not callable" in got["inner"].error
+
+
+def replace_probe(probe, **fields):
+    """A Probe with extra wire fields (seeds, swap, batch) the worker reads."""
+    class Extended(type(probe)):
+        def wire(self):
+            return {**super().wire(), **fields}
+    return Extended(**{name: getattr(probe, name) for name in probe.__dataclass_fields__})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -98,7 +99,7 @@ def test_bad_grader_toml_names_the_key_and_the_fix(tmp_path, edit, expected):
 @pytest.mark.parametrize("edit, expected", [
     (("update = 2", "updte = 2"), "lists optimum, optimum_symbolic, updte, but the problem has"),
     (('"sum_x2", "mean_x2"', '"sum_x2", "median_x2"'), "unknown variant median_x2"),
-    (("envelope_margin = 0.25", "envelope_margn = 0.25"), "missing envelope_margin"),
+    (("terngrad_runs = 200", "terngrad_runz = 200"), "missing terngrad_runs"),
     (('module = "duke_hw2"', 'module = "duke_hw9"'), "no module graders/assignments/duke_hw9.py"),
     (('"1.3" = false', '"1.3" = "no"'), "[assignments.duke-hw2.key] true_false.1.3 must be true or false"),
     (('"1.3" = false', '"1.11" = false'), "[assignments.duke-hw2.key] unknown parameter true_false.1.11"),
@@ -121,3 +122,58 @@ def test_late_policy_deducts_per_day_after_the_free_days_and_zeroes_past_the_max
     both = deductions(Policies(zip_penalty=0.2, late=LatePolicy(per_day=0.1)), True, 2)
     assert [d.policy for d in both] == ["zip_penalty", "late"]
     assert apply(100, both) == pytest.approx(100 * 0.8 * 0.8)
+
+
+@pytest.mark.parametrize("name, data, expected", [
+    ("deep.ipynb", '{"cells": ' + "[" * 100_000, "nested too deeply"),
+    ("digits.ipynb", '{"nbformat": ' + "9" * 5000 + "}", "a number too long"),
+    ("list.ipynb", "[1, 2]", "the JSON is a list, not an object"),
+    ("nosource.ipynb", json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "id": "c0", "metadata": {}, "outputs": [],
+         "execution_count": None}]}),
+     "cell 1 has no source text"),
+    ("answers.toml", "W = " + "[" * 2000 + "]" * 2000, "too large to check"),
+    ("answers.toml", "W = [" + "1," * 2_000_001 + "]", "more than 2000000 values"),
+    ("answers.toml", "W = " + "9" * 5000, "too large to check"),
+])
+def test_odd_inputs_are_submission_errors_never_other_exceptions(tmp_path, name, data, expected):
+    path = write(tmp_path, name, data)
+    with pytest.raises(SubmissionError) as info:
+        load(path)
+    assert str(info.value).startswith(str(path)) and expected in str(info.value)
+
+
+def test_odd_grader_metadata_is_no_hint(tmp_path):
+    nb = json.loads(notebook_text("x = 1"))
+    for grader in ("duke-hw2", {"assignment": ["duke-hw2"]}, None):
+        nb["metadata"]["grader"] = grader
+        assert load(write(tmp_path, "odd.ipynb", json.dumps(nb))).assignment_hint is None
+
+
+def test_names_that_are_not_utf8_or_hold_newlines_print_as_one_line(tmp_path):
+    odd = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9\nx.ipynb"))
+    odd.write_text("not json")
+    with pytest.raises(SubmissionError) as info:
+        load(odd)
+    message = str(info.value)
+    assert "caf\\xe9\\nx.ipynb" in message and "\n" not in message
+    message.encode("utf-8")  # printable and writable as it is
+    assert load(write(tmp_path, "=1+2.py", "x = 1")).student == "=1+2"
+
+
+def test_a_pipe_or_a_path_with_a_nul_is_refused_without_hanging(tmp_path):
+    os.mkfifo(tmp_path / "pipe.ipynb")
+    with pytest.raises(SubmissionError, match="not a regular file"):
+        load(tmp_path / "pipe.ipynb")
+    with pytest.raises(SubmissionError, match=r"bad\\x00name.ipynb: no such file"):
+        load(Path("bad\0name.ipynb"))
+
+
+def test_discover_skips_unreadable_folders_and_link_loops(tmp_path):
+    (tmp_path / "a").mkdir()
+    write(tmp_path, "a/x.ipynb", notebook_text("x = 1"))
+    (tmp_path / "a" / "loop").symlink_to(tmp_path / "a")
+    (tmp_path / "self.ipynb").symlink_to(tmp_path / "self.ipynb")
+    odd = os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.py")
+    Path(odd).write_text("x = 1")
+    assert [p.name for p in discover([tmp_path])] == ["x.ipynb", Path(odd).name]

@@ -63,3 +63,47 @@ def test_text_formulas_parse_by_whitelist():
                     "(lambda: 1)()", "[i for i in range(3)]", "x if x else 1"):
         with pytest.raises(symbolic.NotAnExpression):
             symbolic.parse(hostile)
+
+
+def _nested(depth: int) -> dict:
+    node = {"t": "none"}
+    for _ in range(depth):
+        node = {"t": "list", "items": [node]}
+    return node
+
+
+@pytest.mark.parametrize("node", [
+    _nested(wire.MAX_DEPTH + 1),
+    {"t": "list", "items": [{"t": "none"}] * (wire.MAX_ITEMS + 1)},
+    {"t": "str", "v": "x" * (wire.MAX_STR + 1)},
+    {"t": "array", "dtype": "|b1", "shape": [wire.MAX_ARRAY_ITEMS + 1], "b64": ""},
+])
+def test_values_over_a_bound_are_too_large_to_check_before_any_work(node):
+    with pytest.raises(wire.Malformed, match="too large to check"):
+        wire.decode(node)
+
+
+@pytest.mark.parametrize("text", ["2**10**10", "x**1000000", "(x**600)*(x**600)",
+                                  "((9**100)**10)**10", "x**(y**z)", "exp(10**400)",
+                                  "-" * 40_000 + "1", "1+" * 30_000 + "1"])
+def test_formulas_that_would_take_hours_are_refused_at_once(text):
+    with pytest.raises(symbolic.NotAnExpression, match="too large to check"):
+        symbolic.parse(text)
+
+
+def test_trees_with_huge_powers_are_refused_before_sympy_computes_them():
+    with pytest.raises(symbolic.NotAnExpression, match="too large to check"):
+        symbolic.from_tree(["Pow", ["Integer", "2"], ["Integer", "10000000000"]])
+    x = sp.Symbol("x")
+    assert symbolic.parse("(x + 1)**1000 / 2**1000") == (x + 1)**1000 / 2**1000
+
+
+def test_lists_become_matrices_entry_by_entry_never_by_sympify(tmp_path):
+    x, y = sp.symbols("x y")
+    assert symbolic.matrix(["x + 1", 2, 0.5]) == sp.Matrix([x + 1, 2, 0.5])
+    assert symbolic.matrix([[1, "y"], [x, 3]]) == sp.Matrix([[1, y], [x, 3]])
+    evil = f"__import__('os').system('touch {tmp_path}/pwned')"
+    for rows in ([evil], [[evil]], [None], [[1, 2], [3]], [1] * (symbolic.MAX_MATRIX + 1)):
+        with pytest.raises(symbolic.NotAnExpression):
+            symbolic.matrix(rows)
+    assert not (tmp_path / "pwned").exists()

@@ -1,6 +1,6 @@
 """reference.distributed against independent routes: least squares, one hand-written step,
 Monte Carlo for TernGrad, a per-worker loop for the vectorised trainer, fresh runs for the
-envelopes."""
+stored TernGrad runs."""
 
 from __future__ import annotations
 
@@ -45,10 +45,14 @@ def test_trainer_matches_a_plain_per_worker_loop(convention):
             W = W - 0.1 * (np.sum(msgs, 0) / (3 if convention.aggregate == "mean" else 1))
         return np.array(hist)
 
-    np.testing.assert_allclose(d.train(X, Y, convention), loop(lambda g: g), rtol=1e-10)
+    def same(a, b):  # summation order differs by CPU: L starts near 100, so losses that
+        # converge to 0 carry absolute rounding of about 1e-14; 1e-9 is far above it
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-9)
+
+    same(d.train(X, Y, convention), loop(lambda g: g))
     for T in (1, 5):
-        np.testing.assert_allclose(d.train(X, Y, convention, compress=d.clipping(T)),
-                                   loop(lambda g: np.minimum(np.maximum(g, -T), T)), rtol=1e-10)
+        same(d.train(X, Y, convention, compress=d.clipping(T)),
+             loop(lambda g: np.minimum(np.maximum(g, -T), T)))
 
 
 def test_sum_with_factor_2_diverges_and_mean_converges_at_lambda_01():
@@ -66,19 +70,29 @@ def test_terngrad_is_ternary_and_unbiased_by_monte_carlo():
     assert np.all(np.abs(draws.mean(0) - g) <= 6 * sd + 1e-12)
 
 
-def test_envelopes_hold_fresh_runs_they_were_not_built_from():
+def test_stored_runs_match_fresh_runs_and_their_summaries():
+    """The key's sorted runs at the chosen steps against 2000 fresh runs of another seed: the
+    two-sample Kolmogorov distance, computed by brute force over every value, stays within
+    the DKW bound the grader uses (false-failure rate 1e-6); the medians are those of the
+    stored runs."""
     key = d.build_key({"envelope_runs": 2000})
     for c in d.CONVENTIONS:
         for field, compress in (("terngrad_logL", d.terngrad_max),
                                 ("clip_terngrad_logL", d.clipped_terngrad(5))):
-            env = key["conventions"][c.slug][field]
-            fresh = d.log_losses(d.train(X, Y, c, compress=compress, seed=12345, runs=200))
-            lo, hi = np.maximum(env["min"], -50), np.maximum(env["max"], -50)
-            m = 0.25 * (hi - lo) + 1e-3
-            inside = (np.maximum(fresh, -50) >= lo - m) & (np.maximum(fresh, -50) <= hi + m)
-            share = inside.all(axis=2).mean(axis=1)  # per run: the share of steps inside
-            assert share.min() >= 0.9, (c.slug, field)  # grader.toml's envelope_full_share
-            assert not (fresh > hi + m).any()  # excursions are chance dips, never above
+            entry = key["conventions"][c.slug][field]
+            steps = list(entry["steps"])
+            assert steps == d.DEFAULTS["cell_steps"] and entry["at_steps"].shape == (2000, 6, 3)
+            fresh = d.log_losses(d.train(X, Y, c, compress=compress, seed=12345, runs=2000))
+            eps = 2 * np.sqrt(np.log(4 * 18 / 1e-6) / (2 * 2000))
+            for k, step in enumerate(steps):
+                for worker in range(3):
+                    a = np.maximum(entry["at_steps"][:, k, worker], -50)
+                    b = np.maximum(fresh[:, step, worker], -50)
+                    points = np.concatenate([a, b])[:, None]
+                    distance = np.abs((a <= points).mean(1) - (b <= points).mean(1)).max()
+                    assert distance <= eps, (c.slug, field, step, worker)
+            np.testing.assert_allclose(entry["median"][steps],
+                                       np.median(entry["at_steps"], axis=0), atol=1e-12)
 
 
 def test_easgd_with_no_elastic_pull_is_independent_gradient_descent():

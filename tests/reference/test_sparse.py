@@ -129,7 +129,9 @@ def test_l1_subgradient_steps_and_sign0_variant(key, lam):
 @pytest.mark.parametrize("t", [0.02, 0.04, 0.1, 0.2])
 def test_trimmed_never_shrinks_the_two_largest(key, t):
     for data, (Xd, yd) in {"three_point": (X, Y), "two_point": (X[:2], Y[:2])}.items():
-        for entry in key[data]["trimmed"][f"t={t:g}"].values():
+        for name, entry in key[data]["trimmed"][f"t={t:g}"].items():
+            if "trim_on=before-step" in name:
+                continue  # chosen from W^k: the largest of V^{k+1} may be shrunk (next test)
             W = entry["W"]
             for k in range(200):
                 v = W[k] - MU * 2 * Xd.T @ (Xd @ W[k] - yd)
@@ -140,6 +142,27 @@ def test_trimmed_never_shrinks_the_two_largest(key, t):
                 assert np.sum(~shrunk & (np.abs(v) >= second - 1e-12)) >= 2
                 np.testing.assert_allclose(W[k + 1][shrunk], _soft_piecewise(v[shrunk], t),
                                            atol=1e-12)
+
+
+@pytest.mark.parametrize("t", [0.02, 0.04, 0.1, 0.2])
+def test_trimmed_before_step_follows_the_papers_loop(key, t):
+    """The trimmed-l1 paper's order, written as a plain loop: choose the 3 entries of smallest
+    |w| at W^k (ties by (magnitude, index) as sorted() orders them), take the gradient step,
+    then soft-threshold the chosen entries only."""
+    for data, (Xd, yd) in {"three_point": (X, Y), "two_point": (X[:2], Y[:2])}.items():
+        w, history = [0.0] * 5, [[0.0] * 5]
+        for _ in range(200):
+            chosen = sorted(range(5), key=lambda j: (abs(w[j]), j))[:3]
+            g = [2 * sum(Xd[i, j] * (sum(Xd[i, m] * w[m] for m in range(5)) - yd[i])
+                         for i in range(len(yd))) for j in range(5)]
+            v = [w[j] - MU * g[j] for j in range(5)]
+            w = [_soft_piecewise(np.array([v[j]]), t)[0] if j in chosen else v[j]
+                 for j in range(5)]
+            history.append(w)
+        entry = key[data]["trimmed"][f"t={t:g}"]["ties=lowest-index, trim_on=before-step"]
+        np.testing.assert_allclose(entry["W"], history, atol=1e-10)
+        after = key[data]["trimmed"][f"t={t:g}"]["ties=lowest-index, trim_on=after-step"]
+        assert not np.allclose(entry["W"], after["W"], atol=1e-6)  # a different history
 
 
 def test_two_point_ties_pick_different_sparse_solutions(key):
@@ -177,6 +200,8 @@ def test_params_override_and_validation():
         sparse.run("l1", X, Y)
     with pytest.raises(ValueError):
         sparse.run("trimmed", X, Y, threshold=0.1, ties="random")
+    with pytest.raises(ValueError):
+        sparse.run("trimmed", X, Y, threshold=0.1, trim_on="during")
 
 
 def test_optimal_flags_against_least_squares_residual(key):

@@ -1,0 +1,205 @@
+"""Grading a class: many submissions, a warm pool, one output folder. TRUSTED side.
+
+  plan()          the batch's files and each one's student id (graders/identity.py) and
+                  output folder OUT/<folder>/, a function of the id alone
+  Batch.pending   what must be graded: missing from OUT/gradebook.sqlite, changed since, or
+                  graded under another key or settings (graders/gradebook.py); everything
+                  with `regrade`
+  grade_batch     grades files on a pool of sandbox slots; each result goes to `on_result`
+                  as it finishes; Ctrl-C (KeyboardInterrupt) cancels the pool at once
+  Batch.record    writes one submission's report, then its gradebook row (one transaction)
+  Batch.export    gradebook.csv and the class page (index.html) from the database
+
+Every submission is inside an error boundary from load to its written report:
+`graders.grading.grade` never raises, and a report that cannot be written still leaves a
+minimal report and a row saying why. Tracebacks go to OUT/grader.log, never into a report.
+Folder names are safe on any file system and never one of the batch's own files
+(gradebook.csv, the log, the class page), so no student's name can clobber what the batch
+writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from graders.gradebook import Gradebook, config_hash, file_hash
+from graders.grading import GradeResult, grade
+from graders.identity import Identity, IdentityError, folder_name, identify
+from graders.report import write_gradebook, write_result
+from graders.sandbox.pool import Cancelled
+
+log = logging.getLogger("graders")
+
+
+@dataclass
+class Plan:
+    files: list[Path]
+    identities: dict[Path, Identity]
+    folders: dict[Path, str]
+
+
+def plan(paths: list[Path], roster: Path | None = None) -> Plan:
+    """The submissions in `paths` (folders are searched), each with its student id and its
+    output folder. IdentityError when two submissions share an id or a folder name."""
+    from graders.submission import discover
+    roots: dict[Path, list[Path]] = {}
+    for path in paths:
+        if path.is_dir():
+            roots.setdefault(path, []).extend(discover([path]))
+        else:
+            roots.setdefault(path.parent, []).append(path)
+    files = [f for found in roots.values() for f in found]
+    identities = identify(roots, roster)
+    folders: dict[Path, str] = {}
+    taken: dict[str, Path] = {}
+    for path in files:
+        folder = folder_name(identities[path].id)
+        if folder.lower() in taken:
+            raise IdentityError(f"students {identities[taken[folder.lower()]].id!r} and "
+                                f"{identities[path].id!r} would share the output folder "
+                                f"{folder} ({taken[folder.lower()]}, {path}); give a --roster "
+                                "with distinct ids.")
+        taken[folder.lower()] = path
+        folders[path] = folder
+    return Plan(files, identities, folders)
+
+
+def log_to(folder: Path) -> logging.Handler:
+    """Send the grader's log (internal errors with their tracebacks) to folder/grader.log."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(folder / "grader.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("graders").addHandler(handler)
+    return handler
+
+
+def write_outputs(result: GradeResult, folder: Path) -> Path:
+    """The submission's report and result.json; if writing them fails, a minimal report with
+    the reason instead (the failure is logged)."""
+    try:
+        return write_result(result, folder)
+    except Exception as exc:  # noqa: BLE001 - the boundary around writing one report
+        log.exception("could not write the report of %s", result.file)
+        for problem in result.problems:
+            for check in problem.checks:
+                check.plots, check.student, check.expected = [], "", None
+        result.error = (result.error or "") + (f" (the full report could not be written: "
+                                               f"{type(exc).__name__})")
+        return write_result(result, folder)
+
+
+class Batch:
+    """One assignment's batch in one output folder, its gradebook and its exports."""
+
+    def __init__(self, out: Path, batch_plan: Plan, assignment, limits):
+        self.out, self.plan, self.assignment = out, batch_plan, assignment
+        self.gradebook = Gradebook(out, assignment.id)
+        self.key_hash = assignment.key.meta["hash"]
+        self.config_hash = config_hash(assignment.config, limits)
+        self.hashes = {f: file_hash(f) for f in batch_plan.files}
+
+    def pending(self, regrade: bool = False) -> list[Path]:
+        """The files whose stored result is missing or stale (or all, with `regrade`)."""
+        return [f for f in self.plan.files
+                if regrade or self.gradebook.current(self.plan.identities[f].id, self.hashes[f],
+                                                     self.key_hash, self.config_hash) is None]
+
+    def stored(self, path: Path) -> GradeResult:
+        row = self.gradebook.row(self.plan.identities[path].id)
+        return GradeResult.from_record(row.record)
+
+    def record(self, path: Path, result: GradeResult) -> Path:
+        """Write the submission's report, then its gradebook row; returns the report."""
+        result.student = self.plan.identities[path].id
+        result.file_sha256 = self.hashes[path]
+        folder = self.plan.folders[path]
+        report = write_outputs(result, self.out / folder)
+        self.gradebook.save(self.plan.identities[path], folder, result.file, self.hashes[path],
+                            self.key_hash, self.config_hash, result.to_record(), result.total)
+        return report
+
+    def results(self) -> list[GradeResult]:
+        """Every result in the gradebook (this batch's and earlier ones), by student id."""
+        return [GradeResult.from_record(row.record) for row in self.gradebook.rows()]
+
+    def export(self) -> Path:
+        """gradebook.csv and the class page index.html from the database (each written
+        atomically); returns the gradebook's path."""
+        from graders.classpage import write_class_page
+        results = self.results()
+        path = self.out / "gradebook.csv"
+        write_gradebook(results, path)
+        write_class_page(results, self.out, f"{self.assignment.id}: "
+                                            f"{self.assignment.config.title}")
+        return path
+
+    def close(self) -> None:
+        self.gradebook.close()
+
+
+def grade_batch(files: list[Path], assignment, pool, limits, audience: str, isolation: str,
+                workers: int, on_result=None) -> list[GradeResult]:
+    """Grade `files` on `pool` with `workers` threads; `on_result(path, result)` is called in
+    this thread as each finishes. On KeyboardInterrupt the pool is cancelled (running jobs
+    are killed), the results so far have been handed over, and the interrupt goes on."""
+    results: dict[Path, GradeResult] = {}
+    executor = ThreadPoolExecutor(max(1, min(workers, len(files))))
+    futures = {executor.submit(grade, f, assignment, pool, limits, audience, isolation): f
+               for f in files}
+    try:
+        for future in as_completed(futures):
+            path = futures[future]
+            try:
+                result = future.result()  # grade() is the error boundary: it does not raise
+            except Cancelled:
+                continue
+            results[path] = result
+            if on_result:
+                on_result(path, result)
+    except KeyboardInterrupt:
+        pool.cancel()
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    executor.shutdown()
+    return [results[f] for f in files if f in results]
+
+
+def summarize(results: list[GradeResult]) -> list[str]:
+    """The end of a batch in a few lines: how many, the marks' mean, median, min and max, and
+    the submissions that could not be graded or hit a limit, by kind."""
+    import statistics
+    if not results:
+        return ["no submissions graded"]
+    totals = [r.total for r in results]
+    lines = [f"{len(results)} submission(s): mean {statistics.mean(totals):.2f}, median "
+             f"{statistics.median(totals):g}, min {min(totals):g}, max {max(totals):g} of "
+             f"{results[0].max_points:g}"]
+    kinds: dict[str, int] = {}
+    for result in results:
+        if result.error:
+            kind = ("internal error" if result.error.startswith("internal error")
+                    else "could not be read")
+            kinds[kind] = kinds.get(kind, 0) + 1
+        for hit in result.limits_hit:
+            kind = limit_kind(hit)
+            kinds[kind] = kinds.get(kind, 0) + 1
+    lines += [f"  {count} x {kind}" for kind, count in sorted(kinds.items())]
+    return lines
+
+
+def limit_kind(hit: str) -> str:
+    """A limit message by kind: "cell 5 exceeded 30 s" -> "a cell exceeded its time"."""
+    if "memory" in hit:
+        return "memory limit"
+    if hit.startswith("too large to check"):
+        return "too large to check"
+    if "in total" in hit:
+        return "total time limit"
+    if hit.startswith(("cell", "probe")) and "exceeded" in hit and hit.endswith(" s"):
+        return f"{hit.split()[0]} time limit"
+    if "results exceeded" in hit:
+        return "result size limit"
+    return "other limit or lost worker"

@@ -1,0 +1,126 @@
+"""The batch's gradebook: a SQLite database in the output folder. TRUSTED side.
+
+OUT/gradebook.sqlite (write-ahead log) holds one row per student, written in one transaction
+per graded submission, after its report is on disk:
+
+  id, name, layout    the student id (graders/identity.py), a display name, where it came from
+  folder              OUT/<folder>/ holds report.html and result.json
+  file, file_hash     the submission and the SHA-256 of its bytes
+  key_hash            the answer key it was graded against (graders/keys.py)
+  config_hash         the grading settings (the assignment's section of grader.toml, limits)
+  graded_at, total    when (UTC) and the final mark
+  result              the whole GradeResult, plots included (GradeResult.to_record), as JSON
+
+A batch killed at any moment loses at most the submissions being graded: a rerun finds every
+committed row, and grades again only what is missing, changed (file hash), or graded under
+another key or settings, or everything with --regrade. Every export (gradebook.csv, the class
+page) is written from this database, so no export disagrees with the reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS submissions (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, layout TEXT NOT NULL, folder TEXT NOT NULL UNIQUE,
+    file TEXT NOT NULL, file_hash TEXT NOT NULL, key_hash TEXT NOT NULL,
+    config_hash TEXT NOT NULL, graded_at TEXT NOT NULL, total REAL NOT NULL,
+    result TEXT NOT NULL);
+"""
+FILE_NAME = "gradebook.sqlite"
+
+
+class GradebookError(ValueError):
+    """The gradebook belongs to another assignment, or cannot be opened."""
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    name: str
+    layout: str
+    folder: str
+    file: str
+    file_hash: str
+    key_hash: str
+    config_hash: str
+    graded_at: str
+    total: float
+    result: str
+
+    @property
+    def record(self) -> dict:
+        return json.loads(self.result)
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def config_hash(settings, limits) -> str:
+    """The grading settings a result depends on: the assignment's configuration and limits."""
+    text = json.dumps([asdict(settings), asdict(limits)], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Gradebook:
+    """OUT/gradebook.sqlite for one assignment; use from one thread."""
+
+    def __init__(self, folder: Path, assignment: str):
+        path = Path(folder) / FILE_NAME
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise GradebookError(f"{path}: cannot open the gradebook ({exc}); remove it or "
+                                 "choose another output folder.") from None
+        owner = self.db.execute("SELECT value FROM meta WHERE key = 'assignment'").fetchone()
+        if owner is None:
+            self.db.execute("INSERT INTO meta VALUES ('assignment', ?)", (assignment,))
+        elif owner[0] != assignment:
+            raise GradebookError(f"{path} holds the marks of {owner[0]}, not {assignment}; "
+                                 "grade into another output folder.")
+        self.path = path
+
+    def row(self, student: str) -> Row | None:
+        found = self.db.execute("SELECT * FROM submissions WHERE id = ?", (student,)).fetchone()
+        return Row(*found) if found else None
+
+    def rows(self) -> list[Row]:
+        return [Row(*r) for r in self.db.execute("SELECT * FROM submissions ORDER BY id")]
+
+    def current(self, student: str, file_digest: str, key: str, settings: str) -> Row | None:
+        """The stored row if it was graded from this very file, key and settings."""
+        row = self.row(student)
+        if row and (row.file_hash, row.key_hash, row.config_hash) == (file_digest, key, settings):
+            return row
+        return None
+
+    def save(self, identity, folder: str, file: str, file_digest: str, key: str,
+             settings: str, record: dict, total: float) -> None:
+        """Store one graded submission in one transaction (replacing its earlier row)."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("DELETE FROM submissions WHERE id = ? OR folder = ?",
+                            (identity.id, folder))
+            self.db.execute(
+                "INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (identity.id, identity.name, identity.layout, folder, file, file_digest, key,
+                 settings, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), total,
+                 json.dumps(record, default=str)))
+
+    def close(self) -> None:
+        self.db.close()
