@@ -3,5 +3,6 @@ keys computed by `reference/`, score, and report. See README.md for the tour."""
 
 from pathlib import Path
 
-#: The repository root: grader.toml, reports/ and student_template/ live here.
+#: The repository root in a checkout (grader.toml, student_template/ live here); in an
+#: installed wheel, site-packages, which holds only the packages graders and reference.
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,10 +3,11 @@
 An assignment module (graders/assignments/<module>.py) provides
     build_key(params) -> dict                    the answers, computed by reference/
     problems(key, config) -> list[Problem]       the checks, built from the key
-    TOLERANCES: set[str]                         the tolerance settings it reads
+    TOLERANCES: dict[str, Setting]               the tolerance settings it reads, typed
     CONVENTIONS: dict[str, list[str]]            each open convention and its variants
 and grader.toml gives each check and manual part its points. `load_assignment` joins the
-two and refuses a grader.toml whose names do not match the module's.
+two and refuses a grader.toml whose names do not match the module's, whose tolerances or key
+parameters (graders/assignments/parameters.py) are of the wrong kind or out of range.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ class Problem:
     # parts grader.toml lists as checks whose key is not shipped (a True/False statement left
     # for the instructor): graded by hand, with the check's points, until the key is filled in
     unkeyed: dict[str, str] = field(default_factory=dict)
+    # manual part id -> the student's answer the instructor grades it from (shown beside it)
+    records: dict[str, "Record"] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Record:
+    """Where a manual part's answer is read: a probe's value, or its entry `field` (a dict)."""
+
+    probe: Probe
+    field: str | None = None
 
 
 @dataclass
@@ -46,6 +57,8 @@ class Assignment:
             for check in problem.checks:
                 for probe in check.probes:
                     unique.setdefault(probe.id, probe)
+            for record in problem.records.values():
+                unique.setdefault(record.probe.id, record.probe)
         return list(unique.values())
 
     def points(self, problem_id: str, part: str) -> float:
@@ -78,14 +91,23 @@ def build_problems(settings: AssignmentConfig, rebuild_key: bool = False) -> Ass
 
 
 def _match_settings(settings: AssignmentConfig, module, config: Config) -> None:
+    from graders.assignments.parameters import TOPICS
+    from graders.settings import SettingError, check_table, required
     where = f"{config.path}: [assignments.{settings.id}"
-    missing = sorted(module.TOLERANCES - set(settings.tolerances))
-    unknown = sorted(set(settings.tolerances) - module.TOLERANCES)
-    if missing or unknown:
-        raise ConfigError(f"{where}.tolerances] " + "; ".join(
-            part for part in (f"missing {', '.join(missing)}" if missing else "",
-                              f"unknown {', '.join(unknown)}" if unknown else "") if part)
-            + f". This assignment reads: {', '.join(sorted(module.TOLERANCES))}.")
+    try:
+        required(settings.tolerances, module.TOLERANCES, f"assignments.{settings.id}.tolerances")
+        check_table(settings.tolerances, module.TOLERANCES,
+                    f"assignments.{settings.id}.tolerances")
+        for topic, params in settings.key_params.items():
+            key = f"assignments.{settings.id}.key.{topic}"
+            if topic not in TOPICS:
+                raise SettingError(key, "not a topic of any answer key",
+                                   f"known topics: {', '.join(sorted(TOPICS))}")
+            if not isinstance(params, dict):
+                raise SettingError(key, f"{params!r}, not a table", f"write it as [{key}]")
+            check_table(params, TOPICS[topic], key)
+    except SettingError as exc:
+        raise ConfigError(f"{config.path}: {exc}.") from None
     for name, variants in module.CONVENTIONS.items():
         accepted = settings.conventions.get(name)
         if not accepted:

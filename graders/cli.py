@@ -62,8 +62,9 @@ def _assignment(ctx, name: str | None, declared=None, force: bool = False):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
-              default=lambda: Path("grader.toml") if Path("grader.toml").exists()
-              else ROOT / "grader.toml", show_default="./grader.toml, else the repository's",
+              default=lambda: next((p for p in (Path("grader.toml"), ROOT / "grader.toml")
+                                    if p.exists()), Path("grader.toml")),
+              show_default="./grader.toml, else the checkout's",
               help="The course configuration: assignments, points, tolerances, limits.")
 @click.pass_context
 def main(ctx: click.Context, config: Path) -> None:
@@ -231,7 +232,7 @@ def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment:
     zero with its reason; the batch goes on. Interrupted (Ctrl-C, a crash), the same command
     resumes: it grades only what is missing, changed, or graded under another key or
     settings (--regrade: everything)."""
-    from graders.batch import Batch, grade_batch, log_to, plan
+    from graders.batch import Batch, log_to, plan
     from graders.gradebook import GradebookError
     from graders.identity import IdentityError
     try:
@@ -326,7 +327,7 @@ def doctor(ctx: click.Context) -> None:
     refuses to run unisolated unless given --no-isolation. Then lists the student
     environment of each assignment: built or not, where, and its main packages' versions."""
     from graders.sandbox.doctor import check as check_layers
-    isolation, layers = check_layers()
+    isolation, layers = check_layers(ctx.obj["config"])
     for layer in layers:
         mark = click.style(" ok ", fg="green") if layer.ok else click.style("MISS", fg="red")
         click.echo(f"[{mark}] {layer.name:<32} {layer.detail}")

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from graders.assignment import Assignment
-from graders.checks.base import Outcome, Plot, ProbeResult
+from graders.checks.base import Outcome, Plot, ProbeResult, show
 from graders.execution import CellRecord, Execution, decoded, execute
 from graders.judge import JudgeTimeout, check_from_json, check_to_json, judges_for
 from graders.policies import Deduction, apply, deductions
@@ -207,13 +207,16 @@ def _grade_into(result: GradeResult, path: Path, assignment: Assignment, pool: W
         result.problems = problem_results(assignment, {}, markdown, why)
         return
     checks = {pid: [check_from_json(c) for c in cs] for pid, cs in answer["checks"].items()}
-    result.problems = problem_results(assignment, checks, markdown, None)
+    result.problems = problem_results(assignment, checks, markdown, None,
+                                      answer.get("recorded", {}))
 
 
 def problem_results(assignment: Assignment, checks: dict[str, list[CheckResult]],
-                    markdown: list[str], failure: str | None) -> list[ProblemResult]:
+                    markdown: list[str], failure: str | None,
+                    recorded: dict[str, dict[str, str]] | None = None) -> list[ProblemResult]:
     """Every problem with its checks' results (or, with `failure`, every check at zero for
-    that reason), its manual parts pending and the student's free-text answer."""
+    that reason), its manual parts pending (with the answer each is graded from, where
+    `recorded`) and the student's free-text answer."""
     out = []
     for problem in assignment.problems:
         if failure is not None:
@@ -222,7 +225,9 @@ def problem_results(assignment: Assignment, checks: dict[str, list[CheckResult]]
                       for c in problem.checks]
         else:
             scored = checks[problem.id]
-        manual = [ManualPart(part, prompt, assignment.points(problem.id, part))
+        answers = (recorded or {}).get(problem.id, {})
+        manual = [ManualPart(part, prompt, assignment.points(problem.id, part),
+                             answer=answers.get(part))
                   for part, prompt in {**problem.unkeyed, **problem.manual}.items()]
         text = free_text(markdown, problem.id) if manual else None
         out.append(ProblemResult(problem.id, problem.title, scored, manual, text,
@@ -247,6 +252,24 @@ def check_results(assignment: Assignment, request: dict) -> dict[str, list[Check
                               request["audience"])
         out[problem.id] = [_check_result(check, probes, assignment.points(problem.id, check.id),
                                          show_key, None) for check in problem.checks]
+    return out
+
+
+def recorded_answers(assignment: Assignment, request: dict) -> dict[str, dict[str, str]]:
+    """Run in a judge: {problem id: {manual part: the student's answer, shown}} for the
+    manual parts graded from an answer (Problem.records), where the answer could be read."""
+    out: dict[str, dict[str, str]] = {}
+    for problem in assignment.problems:
+        for part, record in problem.records.items():
+            payload = request["probes"].get(record.probe.id, {})
+            if not payload.get("ok"):
+                continue
+            value = (payload.get("value") if payload.get("plain")
+                     else decoded(payload.get("value")).value)
+            if record.field is not None:
+                value = value.get(record.field) if isinstance(value, dict) else None
+            if value is not None:
+                out.setdefault(problem.id, {})[part] = show(value, 200)
     return out
 
 

@@ -205,9 +205,10 @@ def _from_list(value):
 def serve() -> None:
     """Read the settings, build the assignment, then answer requests until end of input:
     {"probes": {id: {"ok", "value" (tagged JSON), "error", "memory"}} | {"answers": {...}},
-     "audience", "load_error"} -> {"checks": {problem id: [CheckResult as JSON]}}."""
+     "audience"} -> {"checks": {problem id: [CheckResult as JSON]},
+                    "recorded": {problem id: {manual part: the answer it is graded from}}}."""
     from graders.assignment import build_problems
-    from graders.grading import check_results
+    from graders.grading import check_results, recorded_answers
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but answers on the answer channel
 
@@ -231,7 +232,8 @@ def serve() -> None:
         except EOFError:
             return
         checks = check_results(assignment, request)
-        answer({"checks": {pid: [check_to_json(c) for c in cs] for pid, cs in checks.items()}})
+        answer({"checks": {pid: [check_to_json(c) for c in cs] for pid, cs in checks.items()},
+                "recorded": recorded_answers(assignment, request)})
 
 
 if __name__ == "__main__":

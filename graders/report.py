@@ -1,8 +1,9 @@
 """Writing results: the HTML report (Jinja2, plots inline), the JSON result, the gradebook.
 
-Templates live in reports/templates/. Everything a report shows comes from a GradeResult, so
-what a student or an instructor sees is exactly what was scored; key values and key curves
-appear only where the problem's show_key policy allows them for the audience.
+Templates live in graders/templates/ (package data, so an installed wheel has them).
+Everything a report shows comes from a GradeResult, so what a student or an instructor sees is
+exactly what was scored; key values and key curves appear only where the problem's show_key
+policy allows them for the audience.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from pathlib import Path
 
 import jinja2
 
-from graders import ROOT
 from graders.grading import GradeResult
 from graders.plots import line_plot
 from graders.submission import display
 
-TEMPLATES = ROOT / "reports" / "templates"
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 def environment() -> jinja2.Environment:

@@ -11,7 +11,7 @@ mark is given.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 KINDS = ("int", "number", "bool", "string", "list", "table")
 

@@ -4,6 +4,8 @@ strongly as this machine allows (bubblewrap and namespaces per job where they wo
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import replace
 
 import pytest
@@ -37,3 +39,25 @@ def environment():
     """The student environment of an assignment (built once, then cached)."""
     from graders.sandbox.environment import for_assignment
     return lambda config, name="duke-hw2": for_assignment(config, name)
+
+
+@pytest.fixture(scope="session")
+def isolation():
+    """The machine's real confinement; tests that need it skip where there is none (and fail
+    in CI, which must install bubblewrap)."""
+    found = detect()
+    if not found.isolated:
+        message = "no isolation on this machine: " + "; ".join(found.notes)
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI must install bubblewrap)")
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture(scope="session")
+def config_path(tmp_path_factory):
+    """The shipped grader.toml with a 3 s cell limit, for tests that run the CLI."""
+    path = tmp_path_factory.mktemp("cfg") / "grader.toml"
+    path.write_text((ROOT / "grader.toml").read_text().replace("cell_seconds = 30",
+                                                               "cell_seconds = 3"))
+    return path

@@ -14,26 +14,15 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from graders import ROOT
-from graders.cli import main
 from graders.identity import IdentityError, identify
+from tests.fixtures.cli import invoke
 from tests.fixtures.duke_hw2.examples import EXAMPLES
 
 FAST = ["solution", "wrong-sign", "tf-wrong", "log10-loss", "prune-keeps-3", "csc-no-placeholders"]
 
 
-@pytest.fixture(scope="module")
-def config_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cfg") / "grader.toml"
-    path.write_text((ROOT / "grader.toml").read_text().replace("cell_seconds = 30",
-                                                               "cell_seconds = 3"))
-    return path
-
-
-def invoke(config_path, *args):
-    return CliRunner().invoke(main, ["--config", str(config_path), *map(str, args)])
 
 
 def rows(out: Path) -> dict[str, dict]:

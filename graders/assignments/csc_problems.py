@@ -30,9 +30,10 @@ from graders.checks.base import (Check, Outcome, Probe, ProbeResult, as_float_ar
 from graders.checks.numeric import ArrayCheck
 from graders.checks.symbolic import SymbolicCheck
 from graders.config import AssignmentConfig
+from graders.settings import number_in
 from reference import csc
 
-TOLERANCES = {"csc_rate_rtol"}
+TOLERANCES = {"csc_rate_rtol": number_in(0, 0.5, "a relative tolerance in [0, 0.5]")}
 CONVENTIONS = {"pointer_entries": list(csc.POINTER_ENTRIES),
                "pointer_width": list(csc.POINTER_WIDTHS)}
 SHAPE = (8, 8)

@@ -37,15 +37,28 @@ from graders.checks.numeric import ArrayCheck, TrajectoryCheck
 from graders.checks.statistical import RunDistributionCheck, TernaryQuantizerCheck
 from graders.checks.symbolic import SymbolicCheck
 from graders.config import AssignmentConfig
+from graders.settings import NONNEGATIVE, PROBABILITY, Setting
 from graders.keys import build_topics
 from graders.wire import encode_array
 from reference import distributed
 
 WORKERS = ("L_1", "L_2", "L_3")
 #: The settings grader.toml must give in [assignments.duke-hw2.tolerances].
-TOLERANCES = {"rtol", "atol", "trajectory_rtol", "trajectory_atol", "partial_credit_from",
-              "log_floor", "terngrad_runs", "terngrad_resolution", "terngrad_draws",
-              "statistical_false_failure"} | sparse_lab.TOLERANCES | csc_problems.TOLERANCES
+TOLERANCES = {
+    "rtol": NONNEGATIVE, "atol": NONNEGATIVE,
+    "trajectory_rtol": NONNEGATIVE, "trajectory_atol": NONNEGATIVE,
+    "partial_credit_from": PROBABILITY,
+    "log_floor": Setting("number", maximum=0, help="log L below which both sides count as "
+                                                   "converged, at most 0 (e.g. -50)"),
+    "terngrad_runs": Setting("int", minimum=50, maximum=10_000,
+                             help="runs of the student's training function, 50 to 10000"),
+    "terngrad_resolution": NONNEGATIVE,
+    "terngrad_draws": Setting("int", minimum=100, maximum=1_000_000,
+                              help="quantiser draws per hidden gradient, 100 to 1e6"),
+    "statistical_false_failure": Setting("number", above=0, maximum=0.01,
+                                         help="a false-failure rate in (0, 0.01]"),
+    **sparse_lab.TOLERANCES, **csc_problems.TOLERANCES,
+}
 #: Each open convention and its variants (grader.toml's [conventions] picks the accepted).
 CONVENTIONS = {"aggregation": [c.slug for c in distributed.CONVENTIONS],
                **sparse_lab.CONVENTIONS, **csc_problems.CONVENTIONS}

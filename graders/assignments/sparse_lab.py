@@ -38,9 +38,15 @@ from graders.checks.combined import GroupCheck
 from graders.checks.numeric import ExactCheck, TrajectoryCheck
 from graders.checks.symbolic import SymbolicCheck
 from graders.config import AssignmentConfig
+from graders.settings import NONNEGATIVE, PROBABILITY, Setting
 
 #: Tolerance settings the lab reads from [assignments.ID.tolerances].
-TOLERANCES = {"lab_rtol", "lab_atol", "lab_log_floor", "partial_credit_from"}
+TOLERANCES = {
+    "lab_rtol": NONNEGATIVE, "lab_atol": NONNEGATIVE,
+    "lab_log_floor": Setting("number", maximum=0, help="log L below which both sides count as "
+                                                       "converged, at most 0 (e.g. -50)"),
+    "partial_credit_from": PROBABILITY,
+}
 #: The lab's open conventions and their variants.
 CONVENTIONS = {"sign0": ["sign0=0", "sign0=1"],
                "ties": ["ties=lowest-index", "ties=highest-index"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graders.assignment import Problem
+from graders.assignment import Problem, Record
 from graders.assignments.names import graded
 from graders.checks.base import Outcome, Probe, ProbeResult
 from graders.checks.numeric import ExactCheck
@@ -53,5 +53,6 @@ def problems(key: dict, titles: dict[str, str]) -> list[Problem]:
         else:
             out.append(Problem(statement, titles[statement], [], explain, unkeyed={
                 "answer": "True or false (no key shipped: grade it by hand, or set "
-                          f'[key.true_false] "{statement}" in grader.toml)'}))
+                          f'[key.true_false] "{statement}" in grader.toml)'},
+                records={"answer": Record(PROBE, statement)}))
     return out

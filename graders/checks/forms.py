@@ -11,6 +11,8 @@ can say which one the student used (the key's own form is not named):
             with all of it; one of n rows with rows 0..n-1 ("recorded before each step") or
             rows 1..n ("recorded after each step"), whichever matches better
   log base  log L in base e (the key) or base 10 (the student's values times ln 10)
+  written   numbers as text, `3.2M`, `62,378,344`, `2.8x` (graders/checks/quantities.py),
+            alone or in lists mixed with plain numbers: each matches at the precision written
   dict key  an entry keyed by the number wanted within 1e-6 relative: 0.1 * 0.2
             (0.020000000000000004) finds 0.02, a float32 key 0.004 (0.0040000002) finds 0.004,
             "0.004" and 4e-3 too (the values a problem sweeps differ by far more); a numpy
@@ -25,6 +27,7 @@ from typing import Iterator
 
 import numpy as np
 
+from graders.checks import quantities
 from graders.checks.base import as_float_array, join, type_name
 
 #: Relative tolerance for matching a dict key to the number wanted (float32 rounds at ~6e-8).
@@ -51,18 +54,32 @@ def lay_out(arr: np.ndarray, shape: tuple) -> tuple[np.ndarray | None, str]:
     return None, ""
 
 
-def numbers(value, shape: tuple) -> tuple[np.ndarray | None, str, str]:
-    """(array of `shape`, layout name, "") for an accepted form of numbers, or (None, "", why).
-    NaN is a wrong answer with its reason; inf is left for the check to judge."""
-    arr = as_float_array(value)
+#: The form name of numbers written as text.
+WRITTEN = "written as text (3.2M), at the precision written"
+
+
+def numbers(value, shape: tuple) -> tuple[np.ndarray | None, np.ndarray, str, str]:
+    """(array of `shape`, halves, form name, "") for an accepted form of numbers, or
+    (None, halves, "", why). `halves` (same shape) is each value's written precision
+    (quantities.py): 0 for a plain number. NaN is a wrong answer with its reason; inf is left
+    for the check to judge."""
+    written = quantities.read(value)
+    if isinstance(written, str):
+        return None, np.zeros(shape), "", (f"expected numbers with {shape_text(shape)}, got "
+                                           f"{type_name(value)}: {written}")
+    arr, halves = written if written is not None else (as_float_array(value), None)
     if arr is None:
-        return None, "", f"expected numbers with {shape_text(shape)}, got {type_name(value)}"
+        return None, np.zeros(shape), "", (f"expected numbers with {shape_text(shape)}, got "
+                                           f"{type_name(value)}")
     fitted, layout = lay_out(arr, shape)
     if fitted is None:
-        return None, "", f"expected {shape_text(shape)}, got {shape_text(arr.shape)}"
+        return None, np.zeros(shape), "", (f"expected {shape_text(shape)}, got "
+                                           f"{shape_text(arr.shape)}")
     if np.isnan(fitted).any():
-        return None, "", "the answer contains NaN"
-    return fitted, layout, ""
+        return None, np.zeros(shape), "", "the answer contains NaN"
+    if halves is None:
+        return fitted, np.zeros(shape), layout, ""
+    return fitted, halves.reshape(shape), join(WRITTEN, layout) or "", ""
 
 
 #: A numpy scalar key (np.float32(0.004)) arrives as its repr: "array(0.0040000002, ...)".

@@ -9,39 +9,46 @@ from __future__ import annotations
 
 import numpy as np
 
-from graders.checks import forms
+from graders.checks import forms, quantities
 from graders.checks.base import (Check, Outcome, Plot, Probe, ProbeResult, best_variant, join,
                                  show, type_name)
 
 
 class ArrayCheck(Check):
     """A number or array against the key's variants, element-wise within rtol/atol, in any
-    accepted layout (graders/checks/forms.py)."""
+    accepted form (graders/checks/forms.py): a value written as text (`3.2M`) matches at the
+    precision written instead (graders/checks/quantities.py). With `per_element` the credit is
+    the share of matching elements (a table graded cell by cell), else all or nothing."""
 
     kind = "numeric"
 
     def __init__(self, id, title, probe: Probe, variants: dict, accepted: list[str],
-                 rtol: float, atol: float):
+                 rtol: float, atol: float, per_element: bool = False):
         super().__init__(id, title, [probe])
         self.variants = {k: np.asarray(v, dtype=float) for k, v in variants.items()}
         self.accepted, self.rtol, self.atol = accepted, rtol, atol
+        self.per_element = per_element
 
     def evaluate(self, results: dict[str, ProbeResult]) -> Outcome:
         value = results[self.probes[0].id].value
         tolerance = f"rtol {self.rtol:g}, atol {self.atol:g}"
 
         def score(key: np.ndarray) -> Outcome:
-            arr, layout, why = forms.numbers(value, key.shape)
+            arr, halves, layout, why = forms.numbers(value, key.shape)
             if arr is None:
                 return Outcome(0.0, why, show(value), show(key), tolerance)
             if not np.isfinite(arr).all():
                 return Outcome(0.0, "the answer contains inf", show(arr), show(key), tolerance)
-            close = np.isclose(arr, key, rtol=self.rtol, atol=self.atol)
+            close = (np.isclose(arr, key, rtol=self.rtol, atol=self.atol)
+                     | quantities.covers(arr, halves, key))
             if close.all():
                 return Outcome(1.0, "correct", show(arr), show(key), tolerance, layout or None)
             where = tuple(int(i) for i in np.argwhere(~close)[0]) if arr.ndim else ()
-            return Outcome(0.0, f"{int((~close).sum())} of {close.size} values differ; first at "
-                           f"index {where}", show(arr), show(key), tolerance,
+            share = float(close.mean()) if self.per_element else 0.0
+            message = (f"{int((~close).sum())} of {close.size} values differ; first at index "
+                       f"{where}" if arr.ndim else "the value differs from the answer")
+            return Outcome(share, message, show(arr), show(key), tolerance,
+                           (layout or None) if share else None,
                            detail=f"index {where}: {arr[where]:.6g} vs key {key[where]:.6g}")
 
         return best_variant(self.variants, self.accepted, score)

@@ -39,7 +39,8 @@ class Layer:
     detail: str
 
 
-def check() -> tuple[Isolation, list[Layer]]:
+def check(config: Path) -> tuple[Isolation, list[Layer]]:
+    """The layers, probing that `config` (the grader.toml in use) is hidden with the rest."""
     isolation = detect(use_cgroups=True)
     bwrap = shutil.which("bwrap")
     layers = [
@@ -55,8 +56,9 @@ def check() -> tuple[Isolation, list[Layer]]:
     layers.append(Layer("sandbox starts", isolation.isolated,
                         isolation.describe() if isolation.isolated else "; ".join(isolation.notes)))
     if isolation.isolated:
-        seen = _probe_inside(isolation)
-        visible = [p for p in _secret_paths() if seen["visible"].get(p)]
+        secret = _secret_paths(config)
+        seen = _probe_inside(isolation, secret)
+        visible = [p for p in secret if seen["visible"].get(p)]
         layers += [
             Layer("pid namespace", seen["proc_count"] < 10,
                   f"{seen['proc_count']} processes visible inside"),
@@ -93,15 +95,15 @@ def _version(bwrap: str) -> str:
         return "installed (version unknown)"
 
 
-def _secret_paths() -> list[str]:
+def _secret_paths(config: Path) -> list[str]:
     """What a submission must not see: the project, the key cache, the host's home and users."""
-    return [str(ROOT / "reference"), str(ROOT / "graders"), str(ROOT / "grader.toml"),
+    return [str(ROOT / "reference"), str(ROOT / "graders"), str(Path(config).resolve()),
             str(cache_dir()), "/etc/passwd", str(Path.home() / ".cache")]
 
 
-def _probe_inside(isolation: Isolation) -> dict:
+def _probe_inside(isolation: Isolation, paths: list[str]) -> dict:
     argv = isolation.command(0, WORKER_SCRIPT, 1024)
-    script = f"PATHS = {json.dumps(_secret_paths())}\n" + PROBE
+    script = f"PATHS = {json.dumps(paths)}\n" + PROBE
     done = subprocess.run(argv[:-1] + ["-c", script], capture_output=True, text=True,
                           timeout=60, env={"PATH": "/usr/bin:/bin"})
     return json.loads(done.stdout.strip().splitlines()[-1])

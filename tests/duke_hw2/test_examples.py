@@ -71,6 +71,17 @@ def test_free_text_answers_are_carried_for_the_instructor(results):
     assert [m.id for m in by_id["1.3"].manual] == ["explanation"]
 
 
+
+def test_an_unkeyed_true_false_answer_is_recorded_for_the_instructor(results):
+    """1.1 has no shipped key: its answer is graded by hand, so the report shows it."""
+    from graders.report import render_report
+    by_id = {p.id: p for p in results["solution"].problems}
+    assert by_id["1.1"].manual[0].answer == "False"  # the solution's p1_true_false["1.1"]
+    assert by_id["1.7"].manual[0].answer == "True"
+    assert by_id["1.3"].manual[0].answer is None  # keyed: the check scores it
+    assert "False" in render_report(results["solution"]).split('id="p1.1"')[1][:4000]
+
+
 @pytest.mark.parametrize("name, key, words", [
     ("wrong-sign", "2.1/update", "differs from the key"),
     ("biased-terngrad", "2.3/terngrad", "ternary support holds; biased: case 1"),

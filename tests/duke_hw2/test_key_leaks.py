@@ -7,9 +7,6 @@ so are plots' coordinates: a plot shown to a student must hold no key curve and 
 
 from __future__ import annotations
 
-import copy
-import json
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
@@ -17,10 +14,9 @@ import pytest
 
 from graders.assignment import load_assignment
 from graders.grading import grade
-from graders.report import render_report
 from tests.fixtures.duke_hw2.examples import SET as HW2
 from tests.fixtures.duke_hw4.examples import SET as HW4
-from tests.fixtures.key_leaks import KeyTokens
+from tests.fixtures.key_leaks import KeyTokens, seen
 
 #: One example per kind of message that compares with the key (and the solution).
 SHOWN = {"duke-hw2": (HW2, ["solution", "wrong-sign", "biased-terngrad", "clip-after-update",
@@ -32,7 +28,6 @@ SHOWN = {"duke-hw2": (HW2, ["solution", "wrong-sign", "biased-terngrad", "clip-a
          "duke-hw4": (HW4, ["update-without-factor-2", "prune-keeps-3", "l1-without-sign"])}
 #: Graded for the instructor too: the search must find the key there.
 INSTRUCTOR = ("wrong-sign", "pointer-width-this-matrix", "clip-after-update")
-SVG = re.compile(r"<svg.*?</svg>", re.S)
 
 
 @pytest.fixture(scope="module")
@@ -56,26 +51,6 @@ def graded(course, pool, tmp_path_factory):
         for (assignment_id, audience, name, _, _), result in zip(jobs, graded):
             out.setdefault((assignment_id, audience), {})[name] = result
     return out, tokens
-
-
-def without_own_answers(result):
-    """The result with the student's own displays blanked (their answers, cells, free text)
-    and its points and time zeroed (grader.toml's numbers, e.g. 1.875 = 1.5 x 1.25, and the
-    clock's: not the key's)."""
-    result = copy.deepcopy(result)
-    for problem in result.problems:
-        problem.text = None
-        for check in problem.checks:
-            check.student, check.points, check.max_points = "", 0.0, 0.0
-        for part in problem.manual:
-            part.max_points = 0.0
-    result.cells, result.seconds = [], 0.0
-    return result
-
-
-def seen(result) -> str:
-    blank = without_own_answers(result)
-    return SVG.sub("", render_report(blank)) + json.dumps(blank.as_json(), default=str)
 
 
 @pytest.mark.parametrize("assignment_id", list(SHOWN))

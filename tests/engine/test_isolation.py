@@ -33,15 +33,6 @@ LOOK_AROUND = (
     "        'sleepers': sum(b'987654' in c for c in procs)}")
 
 
-@pytest.fixture(scope="module")
-def isolation():
-    found = iso.detect()
-    if not found.isolated:
-        message = "no isolation on this machine: " + "; ".join(found.notes)
-        if os.environ.get("CI"):
-            pytest.fail(message + " (CI must install bubblewrap)")
-        pytest.skip(message)
-    return found
 
 
 @pytest.fixture(scope="module")
