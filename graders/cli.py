@@ -281,15 +281,17 @@ def _grade_todo(batch, todo, config, loaded, isolation, workers, scores) -> None
 
     from graders.batch import grade_batch
     from graders.sandbox.pool import WorkerPool
-    bar = tqdm(total=len(todo), unit="sub", dynamic_ncols=True, disable=None)
+    bar = tqdm(total=len(todo), unit="sub", dynamic_ncols=True, disable=None)  # a terminal
+    done = []
 
     def finished(path, result):
         if scores:
             from graders.manual import merge
             merge(result, scores, loaded.config.policies)
         report = batch.record(path, result)
+        done.append(path)
         bar.update(1)
-        _summary_line(result, bar.n, len(todo), report, bar)
+        _summary_line(result, len(done), len(todo), report, bar)
 
     try:
         with WorkerPool(workers, loaded.config.preload, isolation, config.limits.memory_mb,

@@ -59,6 +59,7 @@ def test_grade_a_folder_does_not_stop_at_broken_submissions(config_path, tmp_pat
     result = invoke(config_path, "grade", batch, "-o", out)  # assignment from the notebooks
     assert result.exit_code == 0, result.output
     assert "5 submission(s): mean" in result.output and "2 x could not be read" in result.output
+    assert "[1/5] " in result.output and "[5/5] " in result.output
     assert "1 x cell time limit" in result.output
     rows = {r["student"]: r for r in csv.DictReader((out / "gradebook.csv").open())}
     assert rows["solution"]["total"] == "80.25"  # 57 regular x 1.25 + 9 extra credit

@@ -22,7 +22,6 @@ import pytest
 from graders import ROOT, config
 from graders.sandbox.environment import (EnvironmentBuildError, EnvironmentSpec, built,
                                          describe, ensure)
-from graders.sandbox.isolation import _parents
 
 ASSIGNMENT = '[assignments.a]\npoints = 0\n'
 
@@ -218,26 +217,23 @@ SANDBOX = shutil.which("bwrap") and shutil.which("setpriv") and os.geteuid() == 
 @pytest.mark.skipif(not SANDBOX, reason="needs root, bubblewrap and setpriv")
 @pytest.mark.parametrize("name", ["numpy1", "course"])
 def test_an_environment_runs_read_only_as_an_unprivileged_uid(environments, name):
-    """The binding the sandbox uses: /usr, the env and its base interpreter read-only at their
-    own paths, a tmpfs /tmp as HOME and MPLCONFIGDIR, and uid 61999."""
+    """The sandbox's own confinement (Isolation.command): the environment read-only at
+    /sandbox/env, its base interpreter read-only, a tmpfs /tmp as HOME and MPLCONFIGDIR, the
+    slot's unprivileged uid; the prebuilt font list copied as the worker copies it."""
+    from graders.sandbox.isolation import detect, sandbox_path
+    from graders.sandbox.pool import WORKER_SCRIPT
     env = environments[name]
-    argv = ["bwrap", "--die-with-parent", "--unshare-pid", "--unshare-net",
-            "--ro-bind", "/usr", "/usr"]
-    for link in ("bin", "lib", "lib64", "sbin"):
-        if Path("/", link).is_symlink():
-            argv += ["--symlink", os.readlink(Path("/", link)), f"/{link}"]
-    for prefix in (env.base_prefix, env.prefix):
-        argv += _parents(str(prefix)) + ["--ro-bind", str(prefix), str(prefix)]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
-             "--ro-bind", str(env.mpl_cache), "/mpl-cache", "--clearenv",
-             "--setenv", "HOME", "/tmp", "--setenv", "MPLBACKEND", "Agg",
-             "--setenv", "MPLCONFIGDIR", "/tmp/.mpl",
-             "setpriv", "--reuid=61999", "--regid=61999", "--clear-groups", "--no-new-privs",
-             "/bin/sh", "-c", 'cp -r /mpl-cache /tmp/.mpl && exec "$@"', "sh",
-             str(env.python), "-I", "-c",
-             FLOAT_OF_ROW * (name == "numpy1") + "import numpy, sympy, pandas, scipy, torch\n"
-             + PLOT, "/tmp/plot.png"]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    slots = detect().claim(1)
+    argv = slots.command(0, WORKER_SCRIPT, 2048, env, {
+        "HOME": "/tmp", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/.mpl"})
+    fonts = sandbox_path(env, env.mpl_cache)
+    argv = argv[:-1] + ["-c", f"import shutil; shutil.copytree({fonts!r}, '/tmp/.mpl')\n"
+                        + FLOAT_OF_ROW * (name == "numpy1")
+                        + "import numpy, sympy, pandas, scipy, torch\n" + PLOT, "/tmp/plot.png"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    finally:
+        slots.release()
     assert done.returncode == 0, done.stderr
     warnings = [line for line in done.stderr.splitlines() if "Warning" in line]
     assert all("DeprecationWarning: Conversion of an array with ndim > 0" in w for w in warnings)
