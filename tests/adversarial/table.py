@@ -68,7 +68,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for attack in ATTACKS:
         item = graded[attack.name]
-        clean = lambda text, n: text.replace("|", "/").replace("\n", " ")[:n]  # noqa: E731
+        clean = lambda text, n: text.replace("|", "/").replace("\n", " ").replace("\x00", " ")[:n]  # noqa: E731
         text = clean(said(item.result), 110) if item.result else clean(item.report, 110)
         saw = clean(seen(item.result), 90) if item.result and not attack.honest else ""
         points = f"{item.result.auto_points:g}" if item.result else "-"
