@@ -1,7 +1,8 @@
 """Answer keys: built by an assignment module from `reference/`, stored as a JSON artifact.
 
 The artifact is cached under a hash of everything that can change the key: the reference
-code, the assignment module, the code of the artifact's format, the key parameters from grader.toml, and the versions of
+code, the assignment modules (the module and the helpers it is built from), the code of the
+artifact's format, the key parameters from grader.toml, and the versions of
 Python, numpy and sympy. It records those, the build time, and the seeds (in `params`).
 The JSON uses the same tagged format as the worker's results (graders.sandbox.worker.encode,
 read back by graders.wire.decode), so arrays and formulas survive exactly.
@@ -57,7 +58,8 @@ def fingerprint(assignment_id: str, module: ModuleType, params: dict) -> tuple[s
     versions = {"python": platform.python_version(), "numpy": np.__version__,
                 "sympy": sympy.__version__, "torch": _installed("torch")}
     digest = hashlib.sha256()
-    for source in sorted(REFERENCE_DIR.glob("*.py")) + [Path(module.__file__), *FORMAT_CODE]:
+    assignments = sorted(Path(module.__file__).parent.glob("*.py"))  # the module and helpers
+    for source in sorted(REFERENCE_DIR.glob("*.py")) + assignments + list(FORMAT_CODE):
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
     digest.update(json.dumps([assignment_id, params, versions], sort_keys=True).encode())
     return digest.hexdigest(), versions

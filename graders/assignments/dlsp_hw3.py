@@ -1,85 +1,40 @@
 """dlsp-hw3, Practical Deep Learning System Performance Homework 3 (Fall 2020).
 
-Graded automatically so far: Problem 3 (CNN arithmetic, below) and Problem 1's update
-functions and dropout scaling (graders/assignments/adaptive_problems.py). Every other part of
-the handout is listed with its points as a manual part (`HAND_GRADED`), so every report and
-the gradebook carry all 130 points; automatic checks of Problems 2, 4 and 5 (the key already
-holds scaling metrics, augmentation and depth vs width) replace those parts with issue 11's
-next steps.
-
-What the grader reads (student_template/dlsp-hw3/hw3.ipynb names everything; answers.toml
-may give the same names as numbers; names carry their problem's number, names.py). Counts
-are numbers or text as people write them (`3.2M`, `62,378,344`, `2.8x`: matched at the
-precision written, graders/checks/quantities.py); plain numbers must be exact.
-
-  3.1  p3_1_alexnet_params         8 numbers: conv1..conv5, fc6, fc7, fc8 (pools have none)
-       p3_1_alexnet_total          number
-  3.2  p3_2_vgg19_activations      25 numbers: Table 1's rows, INPUT first
-       p3_2_vgg19_weights          25 numbers: Table 1's rows, without biases
-       p3_2_vgg19_total_activations, p3_2_vgg19_total_weights   numbers (Table 1's TOTAL)
-  3.3  p3_3_receptive_field        sympy expression (or text) in N and F
-       p3_3_receptive_field_3x5    number: three stacked 5x5
-  3.4  p3_4_naive_output_size, p3_4_reduction_output_size      3 numbers (H, W, C)
-       p3_4_naive_ops, p3_4_reduction_ops    4 numbers: branches 1x1, 3x3, 5x5, pool
-       p3_4_naive_total_ops, p3_4_reduction_total_ops          numbers
-       p3_4_saving                 number: naive / reduction (2.8x), the share saved, or
-                                   the difference, as grader.toml's `saving` accepts
-
-Conventions (grader.toml [conventions], NOTES.md): AlexNet two-tower (grouped) or
-single-tower, with or without biases (reference.cnn.ALEXNET_VARIANTS); VGG19 memory with or
-without the input layer; output sizes as (H, W, C) or (C, H, W); operations as
-multiply-accumulates or FLOPs = 2 x MACs; the saving as a ratio, share or difference.
+Checked automatically so far, each in a module of its own that names what it reads:
+  1.1, 1.4  the five update functions and the dropout weight scale, probed on hidden
+            problems (graders/assignments/adaptive_problems.py)
+  2.1-2.4   the student's measured scaling table: batch sizes, and their times, costs and
+            weak-scaling efficiency consistent with their own numbers (scaling_problems.py)
+  3.1-3.4   AlexNet, VGG19, receptive field, inception counts (cnn_problems.py)
+  4.1, 4.3  the cutout function, drawn many times on a hidden image, and batch augmentation
+            (augmentation_problems.py)
+  5.1       the Eggholder function and the networks' parameter counts (depth_width_problems.py)
+Every other part of the handout is a manual part with its points (`HAND_GRADED`), so every
+report and the gradebook carry all 130 points; issue 11's next steps replace more of them
+with checks (the curves of 1.2-1.3, the all-reduce variants of 2.5-2.6, the curves and
+epochs-to-94% table of 4.2-4.3, the data set and RMSE of 5.1). Graded names carry their
+problem's number (names.py); counts may be written as text (`3.2M`: graders/checks/
+quantities.py).
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from graders.assignment import Problem
-from graders.assignments import adaptive_problems
-from graders.assignments.csc_problems import plain
-from graders.assignments.names import graded
-from graders.checks.base import Probe
-from graders.checks.numeric import ArrayCheck
-from graders.checks.symbolic import SymbolicCheck
+from graders.assignments import (adaptive_problems, augmentation_problems, cnn_problems,
+                                 depth_width_problems, scaling_problems)
 from graders.config import AssignmentConfig
 from graders.keys import build_topics
-from graders.settings import NONNEGATIVE, number_in
-from reference import cnn
 
+PARTS = (adaptive_problems, scaling_problems, cnn_problems, augmentation_problems,
+         depth_width_problems)
 #: The settings grader.toml must give in [assignments.dlsp-hw3.tolerances].
-TOLERANCES = {
-    "count_atol": NONNEGATIVE,
-    "ratio_rtol": number_in(0, 0.5, "a relative tolerance in [0, 0.5] for the saving"),
-    **adaptive_problems.TOLERANCES,
-}
-#: Operations counted as multiply-accumulates, or FLOPs (a multiply and an add each).
-OPERATIONS = {"MACs": 1, "FLOPs": 2}
-#: The saving of 3.4(d), by the quantity it is written as.
-SAVINGS = ("ratio", "fraction-saved", "difference")
+TOLERANCES = {name: setting for part in PARTS for name, setting in part.TOLERANCES.items()}
 #: Each open convention and its variants (grader.toml's [conventions] picks the accepted).
-CONVENTIONS = {
-    "alexnet": list(cnn.ALEXNET_VARIANTS),
-    "vgg19_memory": ["with-input", "without-input"],
-    "output_layout": ["HWC", "CHW"],
-    "operations": list(OPERATIONS),
-    "saving": list(SAVINGS),
-    **adaptive_problems.CONVENTIONS,
-}
-#: Layers of AlexNet with parameters, in the order p3_1_alexnet_params lists them.
-ALEXNET_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
-#: Inception branches, in the order p3_4_*_ops lists them.
-BRANCHES = ("1x1", "3x3", "5x5", "pool")
-MODULES = {"naive": "naive", "reduction": "dimension_reduction"}
+CONVENTIONS = {name: variants for part in PARTS for name, variants in part.CONVENTIONS.items()}
 
 
 def build_key(params: dict) -> dict:
     return build_topics(["adaptive", "scaling", "cnn", "augmentation", "depth_width"], params)
-
-
-def value(problem: str, name: str) -> Probe:
-    """The probe reading graded name `name` of `problem` ("3.1", "alexnet_total")."""
-    return Probe(graded(problem, name), "value", graded(problem, name))
 
 
 #: Problems graded by hand until their checks exist: id -> (title, {part: what is graded}).
@@ -95,25 +50,30 @@ HAND_GRADED = {
     "1.4": ("Adaptive methods: test accuracy", {
         "accuracy": "Test accuracy with and without dropout compared (the weight scaling is "
                     "checked)."}),
-    "2.1": ("Scaling: throughput", {"plot": "Throughput vs learners, weak and strong."}),
-    "2.2": ("Scaling: training time", {"plot": "Training time vs learners, weak and strong."}),
-    "2.3": ("Scaling: training cost", {"plot": "Training cost vs learners, weak and strong."}),
+    "2.1": ("Scaling: throughput", {
+        "plot": "Throughput vs learners, weak and strong (the batch sizes are checked)."}),
+    "2.2": ("Scaling: training time", {
+        "plot": "Training time vs learners, weak and strong (time vs throughput checked)."}),
+    "2.3": ("Scaling: training cost", {
+        "plot": "Training cost vs learners, weak and strong (cost vs time checked)."}),
     "2.4": ("Scaling: weak-scaling efficiency", {
-        "efficiency": "Scaling efficiency vs learners for weak scaling."}),
+        "plot": "Scaling efficiency vs learners for weak scaling (the values are checked)."}),
     "2.5": ("Scaling: single-node all-reduce", {
         "compare": "NCCL, HierarchicalCopy and ReductionToOneDevice throughput, 1-8 GPUs."}),
     "2.6": ("Scaling: multi-worker collectives", {
         "compare": "AUTO, NCCL and RING throughput on 2 nodes; is AUTO best?"}),
     "4.1": ("Cutout", {"explain": "Cutout and its advantages over dropout.",
-                       "images": "Two CIFAR-10 images and their cutout versions."}),
+                       "images": "Two CIFAR-10 images and their cutout versions (the cutout "
+                                 "function is checked)."}),
     "4.2": ("ResNet-44 with simple augmentation", {
         "curve": "Validation error vs epochs, batch size 64."}),
     "4.3": ("Batch augmentation with cutout", {
-        "curves": "Validation error vs epochs for M = 2, 4, 8, 16, 32.",
+        "curves": "Validation error vs epochs for M = 2, 4, 8, 16, 32 (the batch "
+                  "augmentation is checked).",
         "epochs_to_94": "Epochs and wall-clock time to 94% for each M."}),
     "5.1": ("Depth vs width: RMSE", {
-        "rmse": "Eggholder data, 1-3 hidden layers within 512 units, RMSE vs units and "
-                "vs parameters."}),
+        "rmse": "The data set, 1-3 hidden layers within the unit budget, RMSE vs units and "
+                "vs parameters (the function and the counts are checked)."}),
     "5.2": ("Depth vs width: trade-off", {
         "tradeoff": "Parameters vs RMSE from deep to shallow; training time vs parameters."}),
 }
@@ -122,93 +82,10 @@ HAND_GRADED = {
 def problems(key: dict, cfg: AssignmentConfig) -> list[Problem]:
     """The handout's order; a part graded by hand keeps its manual points beside the checks
     of the same problem."""
-    checks = adaptive_problems.problems(cfg)
+    checks = {**adaptive_problems.problems(cfg),
+              **scaling_problems.problems(key["scaling"], cfg),
+              **augmentation_problems.problems(cfg), **depth_width_problems.problems(cfg)}
     hand = {pid: Problem(pid, title, checks.get(pid, []), dict(parts))
             for pid, (title, parts) in HAND_GRADED.items()}
-    return ([hand[p] for p in hand if p[0] in "12"] + cnn_problems(key["cnn"], cfg)
+    return ([hand[p] for p in hand if p[0] in "12"] + cnn_problems.problems(key["cnn"], cfg)
             + [hand[p] for p in hand if p[0] in "45"])
-
-
-def cnn_problems(k: dict, cfg: AssignmentConfig) -> list[Problem]:
-    """Problem 3: counts are exact (within count_atol) unless written as text."""
-    tol, conv = cfg.tolerances, cfg.conventions
-
-    def count(check_id, title, probe, variants, accepted, per_element=False):
-        return ArrayCheck(check_id, title, probe, variants, accepted, rtol=0.0,
-                          atol=tol["count_atol"], per_element=per_element)
-
-    alexnet = k["alexnet"]["variants"]
-    vgg = k["vgg19"]
-    memory = {"with-input": vgg["total_activations"],
-              "without-input": vgg["total_activations"] - vgg["activations"][0]}
-    inception = {short: k["inception"][name] for short, name in MODULES.items()}
-
-    def layouts(size: list) -> dict:
-        h, w, c = size
-        return {"HWC": [h, w, c], "CHW": [c, h, w]}
-
-    def ops(module: dict, field: str) -> dict:
-        scale = lambda x: np.asarray(x, dtype=float)  # noqa: E731
-        macs = ([module["branch_macs"][b] for b in BRANCHES] if field == "branches"
-                else module["total_macs"])
-        return {unit: scale(macs) * factor for unit, factor in OPERATIONS.items()}
-
-    naive, reduced = (inception[m]["total_macs"] for m in MODULES)
-    savings = {"ratio": naive / reduced, "fraction-saved": (naive - reduced) / naive,
-               **{f"difference in {unit}": (naive - reduced) * factor
-                  for unit, factor in OPERATIONS.items()}}
-    saving_accepted = [name for name in savings
-                       if name.split(" in ")[0] in conv["saving"]
-                       and (" in " not in name or name.split(" in ")[1] in conv["operations"])]
-
-    module_checks = []
-    for short in MODULES:
-        module_checks.append(count(f"{short}_ops", f"{short} module: operations per branch",
-                                   value("3.4", f"{short}_ops"), ops(inception[short], "branches"),
-                                   conv["operations"]))
-        module_checks.append(count(f"{short}_total_ops", f"{short} module: total operations",
-                                   value("3.4", f"{short}_total_ops"),
-                                   ops(inception[short], "total"), conv["operations"]))
-    return [
-        Problem("3.1", "AlexNet parameters per layer and in total", [
-            count("per_layer", "parameters of conv1..conv5, fc6..fc8",
-                  value("3.1", "alexnet_params"),
-                  {v: [d["params"][layer] for layer in ALEXNET_LAYERS]
-                   for v, d in alexnet.items()}, conv["alexnet"]),
-            count("total", "total parameters", value("3.1", "alexnet_total"),
-                  {v: d["total"] for v, d in alexnet.items()}, conv["alexnet"]),
-        ]),
-        Problem("3.2", "VGG19 memory and weights (Table 1)", [
-            count("activations", "activations per row of Table 1",
-                  value("3.2", "vgg19_activations"), {"table": vgg["activations"]}, ["table"],
-                  per_element=True),
-            count("weights", "weights per row of Table 1 (no biases)",
-                  value("3.2", "vgg19_weights"), {"table": vgg["weights"]}, ["table"],
-                  per_element=True),
-            count("total_activations", "total activations",
-                  value("3.2", "vgg19_total_activations"), memory, conv["vgg19_memory"]),
-            count("total_weights", "total weights", value("3.2", "vgg19_total_weights"),
-                  {"table": vgg["total_weights"]}, ["table"]),
-        ]),
-        Problem("3.3", "Receptive field of N stacked F x F convolutions", [
-            SymbolicCheck("formula", "receptive field in N and F", value("3.3", "receptive_field"),
-                          {"NF - N + 1": plain(k["receptive_field"]["formula"])},
-                          ["NF - N + 1"]),
-            count("three_5x5", "receptive field of three 5x5",
-                  value("3.3", "receptive_field_3x5"), {"value": k["receptive_field"]["n3_f5"]},
-                  ["value"]),
-        ], manual={"derivation": "Show that N stacked F x F convolutions see NF - N + 1."}),
-        Problem("3.4", "Inception modules: output sizes, operations, saving", [
-            *(count(f"{short}_output_size", f"{short} module: output size",
-                    value("3.4", f"{short}_output_size"),
-                    layouts(inception[short]["output_size"]), conv["output_layout"])
-              for short in MODULES),
-            *module_checks,
-            ArrayCheck("saving", "computational saving", value("3.4", "saving"), savings,
-                       saving_accepted, rtol=tol["ratio_rtol"], atol=0.0),
-        ], manual={
-            "idea": "(a) The general idea behind an inception module.",
-            "explain": "(d) The problem with the naive module and how dimension reduction "
-                       "helps.",
-        }),
-    ]

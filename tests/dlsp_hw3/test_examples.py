@@ -16,8 +16,10 @@ from tests.fixtures.results import find_check as check
 from tests.fixtures.results import grade_examples, lost_points
 
 BY_NAME = {e.name: e for e in EXAMPLES_LIST}
-AUTO = 28      # Problem 3: 24 of its 30 points (6 manual); Problem 1: 1.1 code 3, 1.4 scaling 1
-MANUAL = 102   # 130 - 28
+AUTO = 43      # Problem 3: 24 of its 30 points (6 manual); Problem 1: 1.1 code 3, 1.4
+               # scaling 1; Problem 2: batches 1, time 1, cost 1, efficiency 2; 4.1 cutout 2,
+               # 4.3 batch augmentation 2; 5.1: the function 3, the parameter counts 3
+MANUAL = 87    # 130 - 43
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +48,11 @@ def test_other_conventions_and_forms_score_full_marks_and_are_named(results, nam
 
 
 def test_the_answer_sheet_scores_every_point_of_problem_3(results):
-    """A sheet holds numbers, not code: Problem 1's functions (4 points) are missing."""
+    """This sheet holds Problem 3 only: the rest (19 points) is missing."""
     result = results["answers.toml"]
     assert result.error is None and {k.split("/")[0] for k in lost_points(result)} == {
-        "1.1", "1.4"}
-    assert result.auto_points == AUTO - 4 and result.max_points == 130
+        "1.1", "1.4", "2.1", "2.2", "2.3", "2.4", "4.1", "4.3", "5.1"}
+    assert result.auto_points == AUTO - 19 and result.max_points == 130
     assert "written as text" in check(result, "3.4/reduction_ops").variant
 
 
@@ -69,6 +71,10 @@ def test_solution_with_every_manual_point_scores_130(results):
     ("receptive-field-n-times-f", "3.3/formula", "differs from the key at"),
     ("pool-branch-as-convolution", "3.4/naive_ops", "1 of 4 values differ; first at index (3,)"),
     ("vgg-cell-3.3M", "3.2/activations", "1 of 25 values differ; first at index (1,)"),
+    ("cutout-never-clips", "4.1/cutout", "meets the border along the rows never"),
+    ("one-mask-for-all-copies", "4.3/batch_augment", "copies share one mask"),
+    ("inverted-weak-scaling-efficiency", "2.4/efficiency",
+     "3 of 5 values inconsistent; first at learner count 3"),
 ])
 def test_mistakes_are_named_by_their_symptom(results, name, key, words):
     assert words in check(results[name], key).message
