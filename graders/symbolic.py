@@ -175,8 +175,12 @@ def _entry(value):
         return parse(value)
     if isinstance(value, sp.Expr):
         return value
-    if isinstance(value, (int, float, complex)) and not isinstance(value, bool):
-        return bounded(sp.sympify(value, strict=True))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return bounded(sp.Integer(value))
+    if isinstance(value, float):
+        return sp.Float(value)
+    if isinstance(value, complex):
+        return sp.Float(value.real) + sp.I * sp.Float(value.imag)
     raise NotAnExpression(f"a matrix entry of type {type(value).__name__}")
 
 

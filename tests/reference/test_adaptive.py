@@ -99,7 +99,8 @@ HYPER_NESTEROV = {"lr": 0.05, "alpha": 0.9, "momentum": 0.8, "eps": 0.3}
 def test_rmsprop_nesterov_is_goodfellow_lookahead():
     thetas, us = goodfellow_rmsprop_nesterov(W0, quadratic_grad, STEPS, **HYPER_NESTEROV)
     w = ours("rmsprop_nesterov", W0, quadratic_grad, **HYPER_NESTEROV)
-    np.testing.assert_allclose(w, thetas + HYPER_NESTEROV["momentum"] * us, rtol=1e-12)
+    np.testing.assert_allclose(w, thetas + HYPER_NESTEROV["momentum"] * us,
+                               rtol=1e-12, atol=1e-12)
 
 
 def test_rmsprop_nesterov_is_torch_nesterov_sgd_on_scaled_gradient():
@@ -114,7 +115,8 @@ def test_rmsprop_nesterov_is_torch_nesterov_sgd_on_scaled_gradient():
         p.grad = torch.tensor(g / (np.sqrt(v) + h["eps"]))
         sgd.step()
         expected.append(p.detach().numpy().copy())
-    np.testing.assert_allclose(ours("rmsprop_nesterov", W0, quadratic_grad, **h), expected, rtol=1e-12)
+    np.testing.assert_allclose(ours("rmsprop_nesterov", W0, quadratic_grad, **h), expected,
+                               rtol=1e-12, atol=1e-12)
 
 
 def test_rmsprop_nesterov_differs_from_heavy_ball():
@@ -132,14 +134,16 @@ def test_eps_inside_sqrt_first_step(method, extra, c, scale):
     """First step from zero state: the scaled gradient is g / sqrt(c g^2 + eps)."""
     g, eps, lr = np.array([0.5, -2.0]), 0.25, 0.1
     w, _ = adaptive.METHODS[method](W0, g, None, lr=lr, eps=eps, eps_inside_sqrt=True, **extra)
-    np.testing.assert_allclose(w, W0 - scale * lr * g / np.sqrt(c * g**2 + eps), rtol=1e-14)
+    np.testing.assert_allclose(w, W0 - scale * lr * g / np.sqrt(c * g**2 + eps),
+                               rtol=1e-14, atol=1e-14)
 
 
 def test_adam_eps_hat_first_step():
     """At t = 1, m^ = g and v^ = g^2; eps-hat acts as eps / sqrt(1 - beta2) on |g|."""
     g, eps, beta2 = np.array([0.5, -2.0]), 0.01, 0.99
     w, state = adaptive.adam_step(W0, g, None, lr=1.0, beta2=beta2, eps=eps, eps_hat=True)
-    np.testing.assert_allclose(w, W0 - g / (np.abs(g) + eps / np.sqrt(1 - beta2)), rtol=1e-14)
+    np.testing.assert_allclose(w, W0 - g / (np.abs(g) + eps / np.sqrt(1 - beta2)),
+                               rtol=1e-14, atol=1e-14)
     assert state["t"] == 1
 
 
@@ -181,7 +185,7 @@ def test_key():
     traj = key["methods"]["adam"]["trajectory"]
     assert traj.shape == (6, 2)
     expected = torch_trajectory(torch.optim.Adam, W0, quadratic_grad, 5)
-    np.testing.assert_allclose(traj, expected, rtol=1e-12)
+    np.testing.assert_allclose(traj, expected, rtol=1e-12, atol=1e-12)
     assert set(key["methods"]) == {"adagrad", "rmsprop", "rmsprop_nesterov", "adadelta", "adam"}
     with pytest.raises(KeyError):
         adaptive.build_key({"stesp": 3})

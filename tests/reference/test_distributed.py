@@ -32,7 +32,8 @@ def test_symbolic_update_equals_one_hand_written_numeric_step(convention):
     lam, w, _, _ = d.symbols()
     update = d.substitute_data(d.symbolic_update(convention), X, Y)
     got = update.subs({lam: lr, **{w[j]: W[j] for j in range(3)}})
-    np.testing.assert_allclose(np.array(got, dtype=float).ravel(), expected, rtol=1e-12)
+    np.testing.assert_allclose(np.array(got, dtype=float).ravel(), expected,
+                               rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("convention", d.CONVENTIONS, ids=lambda c: c.slug)

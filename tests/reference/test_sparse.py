@@ -23,7 +23,7 @@ def test_loss_and_grad_match_finite_differences():
     eps = 1e-6
     fd = [(sparse.loss(X, Y, W + eps * e) - sparse.loss(X, Y, W - eps * e)) / (2 * eps)
           for e in np.eye(5)]
-    np.testing.assert_allclose(sparse.grad(X, Y, W), fd, rtol=1e-6)
+    np.testing.assert_allclose(sparse.grad(X, Y, W), fd, rtol=1e-6, atol=1e-6)
 
 
 def test_symbolic_update_substituted_equals_one_numeric_step():
@@ -36,7 +36,7 @@ def test_symbolic_update_substituted_equals_one_numeric_step():
             **{f"y{i + 1}": Y[i] for i in range(3)},
             **{f"x{i + 1}{j + 1}": X[i, j] for i in range(3) for j in range(5)}}
     value = np.array(expr.subs({sp.Symbol(k): v for k, v in subs.items()}), dtype=float).ravel()
-    np.testing.assert_allclose(value, W - MU * sparse.grad(X, Y, W), rtol=1e-12)
+    np.testing.assert_allclose(value, W - MU * sparse.grad(X, Y, W), rtol=1e-12, atol=1e-12)
 
 
 def test_histories_shapes_losses_and_start(key):
@@ -47,7 +47,7 @@ def test_histories_shapes_losses_and_start(key):
     # compare root losses: the residual carries ~1e-15 absolute rounding once GD has converged
     np.testing.assert_allclose(np.sqrt(e["L"]), np.linalg.norm(residual, axis=1), atol=1e-13)
     np.testing.assert_allclose(e["L"][0], 49 + 1 + 1)
-    np.testing.assert_allclose(np.exp(e["log_L"][:50]), e["L"][:50], rtol=1e-12)
+    np.testing.assert_allclose(np.exp(e["log_L"][:50]), e["L"][:50], rtol=1e-12, atol=1e-12)
 
 
 def test_plain_gd_converges_to_min_norm_solution(key):
