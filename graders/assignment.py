@@ -135,6 +135,11 @@ def _match_config(settings: AssignmentConfig, problems: list[Problem], config: C
             raise ConfigError(f'{where}."{problem.id}"] is missing; add it with the points of '
                               f"its checks ({', '.join(c.id for c in problem.checks)}).")
         cfg = settings.problems[problem.id]
+        shared = sorted(set(cfg.checks) & set(cfg.manual))
+        if shared:
+            raise ConfigError(f'{where}."{problem.id}"] names {", ".join(shared)} both in checks '
+                              "and in manual; a part's points are either checked or marked by "
+                              "hand: rename one of them.")
         checks = [c.id for c in problem.checks] + list(problem.unkeyed)
         for part, declared, names in (("checks", cfg.checks, checks),
                                       ("manual", cfg.manual, list(problem.manual))):

@@ -122,8 +122,10 @@ class Batch:
         return report
 
     def results(self) -> list[GradeResult]:
-        """Every result in the gradebook (this batch's and earlier ones), by student id."""
-        return [GradeResult.from_record(row.record) for row in self.gradebook.rows()]
+        """Every result in the gradebook (this batch's and earlier ones), by student id,
+        without their plots (the exports and the summary do not draw them: a class's plot
+        arrays are never in memory at once)."""
+        return [GradeResult.from_record(r) for r in self.gradebook.records_without_plots()]
 
     def export(self) -> Path:
         """gradebook.csv and the class page index.html from the database (each written
@@ -141,30 +143,32 @@ class Batch:
 
 
 def grade_batch(files: list[Path], assignment, pool, limits, audience: str, isolation: str,
-                workers: int, on_result=None) -> list[GradeResult]:
+                workers: int, on_result) -> int:
     """Grade `files` on `pool` with `workers` threads; `on_result(path, result)` is called in
-    this thread as each finishes. On KeyboardInterrupt the pool is cancelled (running jobs
-    are killed), the results so far have been handed over, and the interrupt goes on."""
-    results: dict[Path, GradeResult] = {}
+    this thread as each finishes (it writes the result out); returns how many were handed
+    over. Nothing is kept here: a result (its plots' arrays included) is freed once
+    `on_result` returns, so the grader's memory stays flat however large the class. On
+    KeyboardInterrupt the pool is cancelled (running jobs are killed), the results so far
+    have been handed over, and the interrupt goes on."""
     executor = ThreadPoolExecutor(max(1, min(workers, len(files))))
     futures = {executor.submit(grade, f, assignment, pool, limits, audience, isolation): f
                for f in files}
+    handed = 0
     try:
         for future in as_completed(futures):
-            path = futures[future]
+            path = futures.pop(future)
             try:
                 result = future.result()  # grade() is the error boundary: it does not raise
             except Cancelled:
                 continue
-            results[path] = result
-            if on_result:
-                on_result(path, result)
+            on_result(path, result)
+            handed += 1
     except KeyboardInterrupt:
         pool.cancel()
         executor.shutdown(wait=True, cancel_futures=True)
         raise
     executor.shutdown()
-    return [results[f] for f in files if f in results]
+    return handed
 
 
 def summarize(results: list[GradeResult]) -> list[str]:

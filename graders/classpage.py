@@ -72,11 +72,13 @@ def report_link(student: str) -> str:
 def flags(result: GradeResult) -> list[str]:
     """Why an instructor must look at this submission: every limit hit, the error that kept it
     from being graded (and then nothing else), or every check of a FLAGGED_KINDS kind that
-    lost points. Empty if none."""
+    lost points, with its instructor-only detail (a band check's bands and reference values)
+    beside its message. Empty if none."""
     if result.error:
         return [*result.limits_hit, result.error]
-    return [*result.limits_hit, *(f"{p.id} {c.title}: {c.message}" for p in result.problems
-                                  for c in p.checks
+    return [*result.limits_hit, *(f"{p.id} {c.title}: {c.message}"
+                                  + (f" [{c.detail}]" if c.detail else "")
+                                  for p in result.problems for c in p.checks
                                   if c.kind in FLAGGED_KINDS and c.points < c.max_points)]
 
 

@@ -135,14 +135,20 @@ def _policy_lines(policies) -> list[str]:
               help="Folder for the HTML answer key.")
 @click.option("--rebuild", is_flag=True, help="Recompute the key even if it is cached.")
 @click.option("--full", is_flag=True, help="Print every key item, not only the summary.")
+@click.option("--data", "data", metavar="SOURCE[=PATH]", default=None,
+              help="duke-hw4: compute and cache Lab 2's reference runs on `digits` or "
+                   "`cifar10=PATH` (a GPU if there is one; a progress bar over epochs).")
 @click.pass_context
-def key(ctx: click.Context, assignment: str, output: Path, rebuild: bool, full: bool) -> None:
+def key(ctx: click.Context, assignment: str, output: Path, rebuild: bool, full: bool,
+        data: str | None) -> None:
     """Write ASSIGNMENT's answer key as an HTML page organised by problem and print a summary
     (instructors only: it is the key). --full prints every item too."""
     from graders.assignment import load_assignment
     from graders.config import ConfigError
     from graders.keyview import key_summary, key_text, write_key_html
     config = _config(ctx)
+    if data is not None:
+        _lab2_runs(config, assignment, data, rebuild)
     try:
         loaded = load_assignment(config, assignment, rebuild_key=rebuild)
     except ConfigError as exc:
@@ -151,6 +157,35 @@ def key(ctx: click.Context, assignment: str, output: Path, rebuild: bool, full: 
     if full:
         click.echo(key_text(loaded))
     click.secho(key_summary(loaded, path), fg="green")
+
+
+def _lab2_runs(config, assignment: str, data: str, rebuild: bool) -> None:
+    """`grader key ASSIGNMENT --data ...`: compute (or read) the Lab 2 reference runs and print
+    their table; say how grader.toml selects them if it names another source."""
+    from graders.config import ConfigError
+    try:
+        params = config.assignment(assignment).key_params
+    except ConfigError as exc:
+        _fail(str(exc))
+    if "quantization_runs" not in params:
+        _fail(f"--data: {assignment} has no Lab 2 reference runs "
+              f"([assignments.{assignment}.key.quantization_runs] is not in grader.toml).")
+    from graders.lab2_reference import compute, data_option
+    try:
+        wanted = data_option(data, params["quantization_runs"])
+        stored, table = compute(wanted, rebuild)
+    except ValueError as exc:  # an unknown source, a CIFAR-10 folder that is not one
+        _fail(str(exc))
+    meta = stored["meta"]
+    click.echo(f"Lab 2 reference runs on {meta['source']} ({meta['device']}, "
+               f"{meta['seconds']:g} s), cached:\n{table}")
+    current = params["quantization_runs"]
+    if (current.get("data"), current.get("cifar10_path", "")) != (wanted["data"],
+                                                                  wanted["cifar10_path"]):
+        click.echo(f"grading uses them once [assignments.{assignment}.key.quantization_runs] "
+                   f"says data = \"{wanted['data']}\""
+                   + (f", cifar10_path = \"{wanted['cifar10_path']}\"" if wanted["cifar10_path"]
+                      else ""))
 
 
 @main.command()
@@ -168,25 +203,35 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
     Runs your code in a sandboxed worker, prints a table of what passes, and writes an HTML
     report. Exit code 0 when it could be graded, 2 when the file could not be read.
     """
-    from graders.submission import SubmissionError, load
-    try:
-        submission = load(file)
-    except SubmissionError as exc:
-        _fail(str(exc))
-    declared = {submission.assignment_hint: [file]} if submission.assignment_hint else {}
-    config, chosen = _choose(ctx, assignment, declared, force)
-    from graders.config import ConfigError
-    from graders.grading import grade as grade_one
+    # Start-up in parallel, the worker first (its imports are the longest): the trial
+    # sandbox runs while the notebook is read; then the worker boots while this process
+    # imports the engine and loads the key, and forks the judge from there.
+    from concurrent.futures import ThreadPoolExecutor
+
     from graders.sandbox.isolation import detect
+    with ThreadPoolExecutor(1) as background:
+        trial = background.submit(detect)  # a self-check holds no keys worth stealing:
+        from graders.submission import SubmissionError, load  # whatever works will do
+        try:
+            submission = load(file)
+        except SubmissionError as exc:
+            _fail(str(exc))
+        declared = {submission.assignment_hint: [file]} if submission.assignment_hint else {}
+        config, chosen = _choose(ctx, assignment, declared, force)
+        from graders.config import ConfigError
+        try:
+            settings = config.assignment(chosen)
+        except ConfigError as exc:
+            _fail(str(exc))
+        environment = _environment(config, chosen)
+        isolation = trial.result()
     from graders.sandbox.pool import WorkerPool
-    isolation = detect()  # a self-check holds no keys worth stealing: whatever works will do
-    try:
-        preload = config.assignment(chosen).preload
-    except ConfigError as exc:
-        _fail(str(exc))
-    environment = _environment(config, chosen)
-    with WorkerPool(1, preload, isolation, config.limits.memory_mb, environment) as pool:
-        loaded = _load(config, chosen)  # the worker starts up meanwhile
+    with WorkerPool(1, settings.preload, isolation, config.limits.memory_mb,
+                    environment) as pool:
+        from graders.grading import grade as grade_one
+        from graders.judge import judges_for
+        loaded = _load(config, chosen)
+        judges_for(loaded).fork(loaded)  # the judge: this process, key loaded, forked
         result = grade_one(file, loaded, pool, config.limits, "student", isolation.describe())
     _print_table(result)
     from graders.batch import write_outputs
@@ -219,10 +264,16 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
                    "doctor`); every report then says it ran unisolated.")
 @click.option("--force", is_flag=True, help="Grade as the -a assignment even submissions that "
               "declare another one.")
+@click.option("--dask", metavar="ADDRESS", default=None,
+              help="Grade on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786; "
+                   "`local` starts a LocalCluster here with -j threads), each Dask worker with "
+                   "warm sandbox slots of its own (one per thread); results land in the same "
+                   "gradebook. Needs the dask extra: pip install '.[dask]' in the grader's "
+                   "checkout.")
 @click.pass_context
 def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment: str | None,
           jobs: int | None, roster: Path | None, no_isolation: bool, manual_csv: Path | None,
-          regrade: bool, force: bool) -> None:
+          regrade: bool, force: bool, dask: str | None) -> None:
     """Grade every submission in PATHS (files, or folders searched for .ipynb, .py, .zip and
     answers.toml) into OUTPUT/<student>/report.html and result.json, the gradebook
     OUTPUT/gradebook.sqlite and its export OUTPUT/gradebook.csv.
@@ -256,7 +307,7 @@ def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment:
     todo = batch.pending(regrade)
     from graders.sandbox.isolation import detect
     isolation = detect()
-    if todo and not isolation.isolated and not no_isolation:
+    if todo and not dask and not isolation.isolated and not no_isolation:
         _fail("refusing to grade without isolation: " + "; ".join(isolation.notes) + ". Run "
               "`grader doctor` for details, or pass --no-isolation to grade anyway (student "
               "code could then read the answer keys; every report will say so).")
@@ -264,19 +315,24 @@ def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment:
     kept = len(batch_plan.files) - len(todo)
     click.echo(f"{len(batch_plan.files)} submission(s) of {loaded.id}: {len(todo)} to grade"
                + (f", {kept} already graded (--regrade grades them again)" if kept else "")
-               + (f", with {workers} worker(s); sandbox: {isolation.describe()}" if todo else ""))
+               + (f", with {workers} worker(s); sandbox: {isolation.describe()}"
+                  if todo and not dask else "")
+               + (f", on the Dask cluster {dask}" if todo and dask else ""))
     if scores:
         _merge_stored(batch, [f for f in batch_plan.files if f not in todo], scores, loaded)
     if todo:
-        _grade_todo(batch, todo, config, loaded, isolation, workers, scores)
+        _grade_todo(batch, todo, config, loaded, isolation, workers, scores, dask,
+                    no_isolation)
     gradebook = batch.export()
     _print_summary(batch.results(), gradebook)
     batch.close()
 
 
-def _grade_todo(batch, todo, config, loaded, isolation, workers, scores) -> None:
-    """Grade `todo` into the batch with a progress bar; Ctrl-C stops within a second or two,
-    keeps what finished and says how to resume."""
+def _grade_todo(batch, todo, config, loaded, isolation, workers, scores, dask=None,
+                no_isolation=False) -> None:
+    """Grade `todo` into the batch with a progress bar, on a local pool or the Dask cluster
+    `dask`; Ctrl-C stops within a second or two, keeps what finished and says how to
+    resume."""
     from tqdm import tqdm
 
     from graders.batch import grade_batch
@@ -294,10 +350,13 @@ def _grade_todo(batch, todo, config, loaded, isolation, workers, scores) -> None
         _summary_line(result, len(done), len(todo), report, bar)
 
     try:
-        with WorkerPool(workers, loaded.config.preload, isolation, config.limits.memory_mb,
-                        _environment(config, loaded.id)) as pool:
-            grade_batch(todo, loaded, pool, config.limits, "instructor", isolation.describe(),
-                        workers, finished)
+        if dask:
+            _grade_on_cluster(batch, dask, todo, config, loaded, no_isolation, workers, finished)
+        else:
+            with WorkerPool(workers, loaded.config.preload, isolation, config.limits.memory_mb,
+                            _environment(config, loaded.id)) as pool:
+                grade_batch(todo, loaded, pool, config.limits, "instructor",
+                            isolation.describe(), workers, finished)
     except KeyboardInterrupt:
         bar.close()
         batch.export()
@@ -307,6 +366,26 @@ def _grade_todo(batch, todo, config, loaded, isolation, workers, scores) -> None
                     fg="yellow", err=True)
         sys.exit(130)
     bar.close()
+
+
+def _grade_on_cluster(batch, address, todo, config, loaded, no_isolation, threads,
+                      finished) -> None:
+    """`grade --dask`: graders/cluster.py grades, this says what went wrong and how to fix it."""
+    try:
+        from graders.cluster import ClusterError, grade_on_cluster
+    except ImportError as exc:
+        _fail(f"--dask needs Dask ({exc.name} is not installed): pip install '.[dask]' in "
+              "the grader's checkout.")
+    try:
+        failed = grade_on_cluster(address, todo, config, loaded, "instructor", no_isolation,
+                                  threads, finished)
+    except ClusterError as exc:
+        batch.export()
+        _fail(f"{exc} What was graded is kept; run the same command again to go on.")
+    if failed:
+        click.secho(f"{len(failed)} submission(s) could not be graded on the cluster (see "
+                    f"{batch.out / 'grader.log'}); run the same command again to grade them.",
+                    fg="yellow", err=True)
 
 
 def _merge_stored(batch, files, scores, loaded) -> None:
@@ -484,6 +563,47 @@ def env_cmd(ctx: click.Context, assignments: tuple[str, ...]) -> None:
         click.echo(f"  {describe(env)}")
     if failed:
         sys.exit(2)
+
+
+@main.command("kit")
+@click.argument("assignment")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="New folder for the kit (a pip-installable package).")
+@click.pass_context
+def kit_cmd(ctx: click.Context, assignment: str, output: Path) -> None:
+    """Build ASSIGNMENT's student kit in OUTPUT: the template, the public checks, the student
+    environment's requirements and `grader check` (graders/kit.py). No reference code, no
+    key, no hidden input. Students install it with `pip install OUTPUT`."""
+    from graders.config import ConfigError
+    from graders.kit import build
+    config, loaded = _assignment(ctx, assignment)
+    try:
+        folder = build(config, loaded, output)
+    except ConfigError as exc:
+        _fail(str(exc))
+    click.secho(f"kit: {folder} (pip install {folder})", fg="green")
+
+
+@main.command("gradescope")
+@click.argument("assignment")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("autograder.zip"), show_default=True, help="The bundle to write.")
+@click.option("--visibility", type=click.Choice(["hidden", "after_due_date", "after_published",
+                                                 "visible"]), default="after_due_date",
+              show_default=True, help="When students see the hidden checks' results.")
+@click.option("--allow-unisolated", is_flag=True, help="Grade even where bubblewrap does not "
+              "work in Gradescope's container (a submission could then read the key).")
+@click.pass_context
+def gradescope_cmd(ctx: click.Context, assignment: str, output: Path, visibility: str,
+                   allow_unisolated: bool) -> None:
+    """Build a Gradescope autograder zip for ASSIGNMENT (graders/gradescope.py): setup.sh,
+    run_autograder and the grader's source with this grader.toml. Upload it as the
+    assignment's autograder."""
+    from graders.gradescope import bundle
+    _assignment(ctx, assignment)  # refuse a configuration that does not load
+    path = bundle(ctx.obj["config"], assignment, output, visibility, allow_unisolated)
+    click.secho(f"autograder: {path} (upload it in Gradescope's Configure Autograder)",
+                fg="green")
 
 
 if __name__ == "__main__":

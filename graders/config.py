@@ -4,7 +4,8 @@ Read with tomllib and checked key by key: an unknown key, a wrong type or incons
 raise `ConfigError` naming the file, the key and the fix. The layout:
 
   [limits]                      per-submission sandbox limits (seconds, MB, characters)
-  [grading]                     workers = parallel submissions
+  [grading]                     workers = parallel submissions ("auto", the default: every
+                                core this process may use)
   [assignments.ID]              title, module (graders/assignments/<module>.py), points,
                                 extra_credit, cap (final score <= points), preload, and
                                 handout_points where the problems' points add up to less than
@@ -24,6 +25,7 @@ raise `ConfigError` naming the file, the key and the fix. The layout:
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -112,11 +114,21 @@ def load(path: Path) -> Config:
     limits = _limits(reader, data.get("limits", {}))
     grading = reader.table(data, "grading")
     reader.keys(grading, "grading", {"workers"})
-    workers = reader.number(grading, "grading", "workers", default=2, integer=True, minimum=1)
+    workers = (available_cores() if grading.get("workers", "auto") == "auto" else
+               reader.number(grading, "grading", "workers", integer=True, minimum=1))
     assignments = {name: _assignment(reader, name, table)
                    for name, table in reader.table(data, "assignments").items()}
     environments = _link_environments(reader, _environments(reader, data), assignments)
     return Config(path, limits, int(workers), assignments, environments)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity: the machine's, or a Slurm or
+    taskset allocation's), at least 1: `[grading] workers = "auto"`, the default."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _limits(reader: "_Reader", table: dict) -> Limits:

@@ -42,7 +42,10 @@ class Execution:
 
 
 def execute(pool: WorkerPool, cells: list[str], probes: list[Probe],
-            limits: Limits, decode: bool = True) -> Execution:
+            limits: Limits, decode: bool = True,
+            files: dict[str, str] | None = None) -> Execution:
+    """Run `cells` then `probes` in the pool (the module doc); `files` (name.py -> text) are
+    the submission's own modules, written into the job's folder before the cells run."""
     started = time.monotonic()
     skipped: dict[int, str] = {}
     results: dict[str, ProbeResult] = {}
@@ -56,7 +59,7 @@ def execute(pool: WorkerPool, cells: list[str], probes: list[Probe],
             break
         attempts += 1
         job = Job(cells, [p.wire() for p in pending], replace(limits, job_s=remaining),
-                  skip=sorted(skipped))
+                  skip=sorted(skipped), files=dict(files or {}))
         events = pool.run(job)
         records = {}
         open_cell, open_probe = None, None
@@ -123,10 +126,24 @@ def _cell_record(index: int, event: dict, limits: Limits, cells: list[str]) -> C
     error = _text(event.get("error"), 2000) or None
     if event.get("memory") is True:
         error = f"exceeded the memory limit ({limits.memory_mb} MB): {error}"
+    elif error and needs_gpu(error):
+        error = f"{NO_GPU} ({error})"
     dropped = _int(event.get("output_dropped")) or 0
     return CellRecord(index, event.get("ok") is True and error is None, error,
                       _text(event.get("output"), limits.output_chars), dropped,
                       source_head(cells, index))
+
+
+#: What a student reads where their code asked for a GPU the grading machine does not have.
+NO_GPU = ("this code uses the GPU (.cuda() or device='cuda'), and the grading machine has "
+          "none: choose the device with torch.cuda.is_available() (or use w.device)")
+
+
+def needs_gpu(error: str) -> bool:
+    """Whether an error message is torch's on a machine without CUDA."""
+    return any(sign in error for sign in ("not compiled with CUDA", "no NVIDIA driver",
+                                          "CUDA driver", "cuda is not available",
+                                          "CUDA is not available", "CUDA error"))
 
 
 def _probe_result(event: dict, limits: Limits, decode: bool) -> ProbeResult:

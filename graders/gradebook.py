@@ -61,10 +61,15 @@ class Row:
 
 
 def file_hash(path: Path) -> str:
+    """sha256 of the submission's bytes, then of each module it brings along (a notebook's
+    FP_layers.py beside it: graders.submission.module_files), so editing one regrades it."""
+    from graders.submission import module_files
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    modules = module_files(Path(path)) if Path(path).suffix in (".ipynb", ".py") else []
+    for part in [path, *modules]:
+        with open(part, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
@@ -99,8 +104,15 @@ class Gradebook:
         found = self.db.execute("SELECT * FROM submissions WHERE id = ?", (student,)).fetchone()
         return Row(*found) if found else None
 
-    def rows(self) -> list[Row]:
-        return [Row(*r) for r in self.db.execute("SELECT * FROM submissions ORDER BY id")]
+    def records_without_plots(self):
+        """Each stored result (GradeResult.to_record), by student id, read one at a time
+        with every check's plots emptied (what the exports and the summary need)."""
+        for (text,) in self.db.execute("SELECT result FROM submissions ORDER BY id"):
+            record = json.loads(text)
+            for problem in record["problems"]:
+                for check in problem["checks"]:
+                    check["plots"] = []
+            yield record
 
     def current(self, student: str, file_digest: str, key: str, settings: str) -> Row | None:
         """The stored row if it was graded from this very file, key and settings."""

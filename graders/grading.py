@@ -11,14 +11,17 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from graders.assignment import Assignment
 from graders.checks.base import Outcome, Plot, ProbeResult, show
 from graders.execution import CellRecord, Execution, decoded, execute
 from graders.judge import JudgeTimeout, check_from_json, check_to_json, judges_for
 from graders.policies import Deduction, apply, deductions
 from graders.sandbox.pool import Limits, WorkerPool
 from graders.submission import Submission, SubmissionError, display, load
+
+if TYPE_CHECKING:  # the student kit ships this module without graders.assignment (keys)
+    from graders.assignment import Assignment
 
 log = logging.getLogger("graders")
 
@@ -293,7 +296,7 @@ def _answers(submission: Submission, assignment: Assignment, pool: WorkerPool,
     into arrays, tables, and strings that symbolic checks parse as formulas)."""
     if submission.cells:
         execution: Execution = execute(pool, submission.cells, assignment.probes(), limits,
-                                       decode=False)
+                                       decode=False, files=submission.files)
         result.cells, result.limits_hit = execution.cells, execution.limits_hit
         return {pid: {"ok": r.ok, "value": r.value, "error": r.error}
                 for pid, r in execution.probes.items()}

@@ -12,15 +12,26 @@ replaced, and the submission's checks score zero with "too large to check in N s
 Between the grader and its judges: length-prefixed JSON both ways, and once, at start, the
 assignment's settings (`AssignmentConfig`, the grader's own configuration object, pickled:
 nothing a submission wrote is ever unpickled).
+
+Key curves in plots (a check's Plot.key and band, the same for most of a class) cross once
+per judge: after the first time the judge sends {"ref": digest} instead of the numbers, and
+the grader's side of that judge keeps the arrays it was sent (at most INTERNED of them).
+
+A process that has the assignment built already and runs no other thread (`grader check`,
+once the key is loaded) can fork its judge instead (`Judges.fork`): the child starts with
+the engine imported and the key built (a second or so of imports and building saved) and
+serves exactly as a started one; it holds nothing but the grader's own state.
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import pickle
 import queue
+import signal
 import struct
 import subprocess
 import sys
@@ -37,6 +48,8 @@ from graders.checks.base import Plot
 HEADER = struct.Struct("<Q")
 #: Seconds a judge may take to start (import, load the key).
 START_S = 120.0
+#: Distinct key arrays one judge sends by reference (module docstring).
+INTERNED = 4096
 
 
 class JudgeTimeout(RuntimeError):
@@ -46,13 +59,19 @@ class JudgeTimeout(RuntimeError):
 class Judge:
     """One judge process for one assignment."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, assignment=None):
+        """Start `python -m graders.judge` for `settings`, or, given the built `assignment`,
+        fork this process into the judge (only where no other thread runs)."""
+        self._ready = False
+        self.arrays: dict[str, np.ndarray] = {}  # key arrays this judge sent, by digest
+        if assignment is not None:
+            self.proc = _Forked(assignment)
+            return
         root = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self.proc = subprocess.Popen([sys.executable, "-m", "graders.judge"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env, cwd=root)
         self._send_bytes(pickle.dumps(settings))
-        self._ready = False
 
     def _send_bytes(self, data: bytes) -> None:
         self.proc.stdin.write(HEADER.pack(len(data)) + data)
@@ -84,10 +103,27 @@ class Judge:
                     raise JudgeTimeout("the judge did not start")
                 self._ready = True
             self._send_bytes(json.dumps(request, default=_plain).encode())
-            return self._receive(time.monotonic() + seconds)
+            answer = self._receive(time.monotonic() + seconds)
+            for checks in answer["checks"].values():
+                for check in checks:
+                    for plot in check["plots"]:
+                        plot["key"] = self._resolve(plot["key"])
+                        if plot["band"] is not None:
+                            plot["band"] = [self._resolve(b) for b in plot["band"]]
+            return answer
         except (JudgeTimeout, OSError, ValueError) as exc:
             self.close()
             raise JudgeTimeout(str(exc)) from None
+
+    def _resolve(self, value):
+        """A plot array as sent: numbers, or a reference to an array sent before (kept)."""
+        if not isinstance(value, dict):
+            return value
+        if "data" in value:
+            array = np.asarray(value["data"], dtype=float)
+            array.setflags(write=False)  # shared by every result that shows it
+            self.arrays[value["ref"]] = array
+        return self.arrays[value["ref"]]
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -98,6 +134,50 @@ class Judge:
                 stream.close()
             except OSError:
                 pass
+
+
+class _Forked:
+    """A judge forked from this process, with Popen's stdin, stdout, poll, kill and wait."""
+
+    def __init__(self, assignment):
+        to_judge, from_grader = os.pipe()
+        from_judge, to_grader = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the judge: its two pipes and the standard streams, nothing else
+            code = 1
+            try:
+                for low, high in ((3, min(to_judge, to_grader)),
+                                  (min(to_judge, to_grader) + 1, max(to_judge, to_grader)),
+                                  (max(to_judge, to_grader) + 1, os.sysconf("SC_OPEN_MAX"))):
+                    os.closerange(low, high)
+                sys.stdout = sys.stderr  # as a started judge: nothing printed reaches a pipe
+                _answer_requests(assignment, os.fdopen(to_judge, "rb"),
+                                 os.fdopen(to_grader, "wb"))
+                code = 0
+            finally:
+                os._exit(code)  # never the grader's own clean-up (atexit, the worker pool)
+        os.close(to_judge)
+        os.close(to_grader)
+        self.stdin, self.stdout = os.fdopen(from_grader, "wb"), os.fdopen(from_judge, "rb")
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self.returncode
 
 
 def _readable(fd: int, timeout: float) -> bool:
@@ -125,8 +205,15 @@ class Judges:
         if self._idle.empty():
             self._idle.put(self._new())
 
-    def _new(self) -> Judge:
-        judge = Judge(self.settings)
+    def fork(self, assignment) -> None:
+        """Have a judge ready now, forked from this process, which has `assignment` (built
+        from these settings) loaded; started as usual where another thread runs (a fork
+        would copy locks other threads hold)."""
+        if self._idle.empty():
+            self._idle.put(self._new(assignment if threading.active_count() == 1 else None))
+
+    def _new(self, assignment=None) -> Judge:
+        judge = Judge(self.settings, assignment)
         with self._lock:
             self._all.append(judge)
         return judge
@@ -159,11 +246,17 @@ _REGISTRY: dict[int, Judges] = {}
 
 
 def judges_for(assignment) -> Judges:
-    """The judges of a loaded assignment (one set per Assignment object)."""
-    key = id(assignment)
+    """The judges of a loaded assignment: those of its settings."""
+    return judges_of(assignment.config)
+
+
+def judges_of(settings) -> Judges:
+    """The judges of an assignment's settings (one set per AssignmentConfig object), so a
+    judge can start before the assignment is loaded here: it builds it from the settings."""
+    key = id(settings)
     if key not in _REGISTRY:
-        _REGISTRY[key] = Judges(assignment.config)
-        weakref.finalize(assignment, _REGISTRY.pop, key, None)
+        _REGISTRY[key] = Judges(settings)
+        weakref.finalize(settings, _REGISTRY.pop, key, None)
     return _REGISTRY[key]
 
 
@@ -175,13 +268,35 @@ def _close_registry() -> None:
 
 # --- results across the process boundary ------------------------------------------------------
 
-def check_to_json(check) -> dict:
+def check_to_json(check, key_array=None) -> dict:
+    """A CheckResult as JSON; `key_array` (default: numbers) writes the plots' key arrays."""
+    key_array = key_array or _array
     data = {f.name: getattr(check, f.name) for f in fields(check)}
     data["plots"] = [{"title": p.title, "ylabel": p.ylabel, "student": _array(p.student),
-                      "key": _array(p.key),
-                      "band": None if p.band is None else [_array(b) for b in p.band],
+                      "key": key_array(p.key),
+                      "band": None if p.band is None else [key_array(b) for b in p.band],
                       "labels": list(p.labels)} for p in check.plots]
     return data
+
+
+class _Interned:
+    """A judge's writer of key arrays: the numbers with their digest the first time (up to
+    INTERNED arrays), the digest alone after."""
+
+    def __init__(self):
+        self.sent: set[str] = set()
+
+    def __call__(self, value):
+        if value is None:
+            return None
+        array = np.ascontiguousarray(value, dtype=float)
+        digest = hashlib.sha256(repr(array.shape).encode() + array.tobytes()).hexdigest()
+        if digest in self.sent:
+            return {"ref": digest}
+        if len(self.sent) >= INTERNED:
+            return array.tolist()
+        self.sent.add(digest)
+        return {"ref": digest, "data": array.tolist()}
 
 
 def check_from_json(data: dict):
@@ -208,31 +323,41 @@ def serve() -> None:
      "audience"} -> {"checks": {problem id: [CheckResult as JSON]},
                     "recorded": {problem id: {manual part: the answer it is graded from}}}."""
     from graders.assignment import build_problems
-    from graders.grading import check_results, recorded_answers
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but answers on the answer channel
+    settings = pickle.loads(_read(inp, HEADER.unpack(_read(inp, HEADER.size))[0]))
+    _answer_requests(build_problems(settings), inp, out)
+
+
+def _read(inp, count: int) -> bytes:
+    data = inp.read(count)
+    if len(data) < count:
+        raise EOFError
+    return data
+
+
+def _answer_requests(assignment, inp, out) -> None:
+    """Say "ready", then answer each request on `inp` (module docstring) until its end."""
+    from graders.grading import check_results, recorded_answers
 
     def read(count):
-        data = inp.read(count)
-        if len(data) < count:
-            raise EOFError
-        return data
+        return _read(inp, count)
 
     def answer(message: dict) -> None:
         data = json.dumps(message).encode()
         out.write(HEADER.pack(len(data)) + data)
         out.flush()
 
-    settings = pickle.loads(read(HEADER.unpack(read(HEADER.size))[0]))
-    assignment = build_problems(settings)
     answer({"ready": True})
+    interned = _Interned()
     while True:
         try:
             request = json.loads(read(HEADER.unpack(read(HEADER.size))[0]))
         except EOFError:
             return
         checks = check_results(assignment, request)
-        answer({"checks": {pid: [check_to_json(c) for c in cs] for pid, cs in checks.items()},
+        answer({"checks": {pid: [check_to_json(c, interned) for c in cs]
+                           for pid, cs in checks.items()},
                 "recorded": recorded_answers(assignment, request)})
 
 

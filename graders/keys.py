@@ -25,7 +25,7 @@ from types import ModuleType
 import numpy as np
 import sympy
 
-from graders import ROOT, wire
+from graders import ROOT, cache, wire
 from graders.config import ConfigError
 from graders.sandbox.worker import encode
 
@@ -42,8 +42,7 @@ class Key:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("GRADER_CACHE") or Path.home() / ".cache" / "course-grader"
-    return Path(base) / "keys"
+    return cache.root() / "keys"
 
 
 def _installed(package: str) -> str | None:

@@ -7,6 +7,10 @@ dtype and bytes of the four tensors); the settings, seed included; the torch ver
 device type (CPU and CUDA kernels round differently). Anything else leaves the digest as it is.
 The file holds {"meta": {source, hash, versions, device, seconds, built_at}, "results": ...}
 and is written atomically (temporary file, then rename).
+
+The answer key of duke-hw4 holds the runs grader.toml names ([...key.quantization_runs]:
+data, cifar10_path, schedule, seed; `key_runs`): digits runs are computed when missing (a
+progress bar over epochs), CIFAR-10 runs only by `grader key duke-hw4 --data cifar10=PATH`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -24,7 +29,7 @@ from graders.datasets import cifar10, digits32
 from graders.keys import cache_dir
 from graders.report import write_atomic
 from reference.quantization_runs import (
-    LabData, LabSettings, Progress, default_device, run_lab,
+    DEFAULTS, LabData, LabSettings, Progress, default_device, run_lab,
 )
 
 CODE = (ROOT / "reference" / "quantization.py", ROOT / "reference" / "quantization_runs.py")
@@ -65,17 +70,20 @@ def fingerprint(data: LabData, settings: LabSettings, device: torch.device) -> s
 
 def lab_results(source: str, data: LabData, settings: LabSettings,
                 progress: Progress | None = None, device: torch.device | None = None,
-                rebuild: bool = False) -> dict:
+                rebuild: bool = False, cached_only: bool = False) -> dict:
     """The run's {"meta", "results"} from the cache, or computed by run_lab and cached.
 
     `source` names the data in the file name and the meta ("digits", "cifar10"); `rebuild`
-    recomputes even when a cached file exists. `progress` is only called when computing.
+    recomputes even when a cached file exists; `cached_only` raises LookupError instead of
+    computing. `progress` is only called when computing.
     """
     device = device or default_device()
     digest = fingerprint(data, settings, device)
     path = results_dir() / f"{source}-{digest[:20]}.json"
     if path.exists() and not rebuild:
         return json.loads(path.read_text())
+    if cached_only:
+        raise LookupError(path)
     started = time.perf_counter()
     results = run_lab(data, settings, progress=progress, device=device)
     meta = {"source": source, "hash": digest, "device": device.type,
@@ -85,6 +93,73 @@ def lab_results(source: str, data: LabData, settings: LabSettings,
     stored = {"meta": meta, "results": results}
     write_atomic(path, json.dumps(stored, indent=1))
     return stored
+
+
+def run_settings(params: dict | None) -> tuple[str, LabData, LabSettings]:
+    """(source, data, settings) of key parameters (DEFAULTS completed by `params`)."""
+    p = {**DEFAULTS, **(params or {})}
+    data, settings = load_source(p["data"], p["cifar10_path"] or None, p["seed"])
+    if p["data"] == "digits" and p["schedule"] == "quick":
+        settings = settings.quick()
+    return p["data"], data, settings
+
+
+def epoch_bar(settings: LabSettings, label: str) -> tuple[Progress, Callable[[], None]]:
+    """A tqdm progress bar over the schedule's training epochs (stderr), opened at the first
+    epoch (a cached run shows none): (progress, close)."""
+    from tqdm import tqdm
+    bars = []
+
+    def progress(stage: str, epoch: int, epochs: int, accuracy: float) -> None:
+        if not bars:
+            bars.append(tqdm(total=settings.total_epochs(), desc=label, unit="epoch"))
+        if epochs:
+            bars[0].update(1)
+            bars[0].set_postfix_str(f"{stage} {accuracy:.1f}%")
+
+    return progress, lambda: [bar.close() for bar in bars]
+
+
+def key_runs(params: dict | None, rebuild: bool = False) -> dict:
+    """The reference runs of the key: {"source", "settings", "results", "meta"}. Digits are
+    computed when not cached (minutes); CIFAR-10 must have been computed by
+    `grader key duke-hw4 --data cifar10=PATH`, else a ValueError says so."""
+    source, data, settings = run_settings(params)
+    progress, close = epoch_bar(settings, f"Lab 2 reference runs ({source})")
+    try:
+        stored = lab_results(source, data, settings, progress=progress, rebuild=rebuild,
+                             cached_only=source != "digits")
+    except LookupError:
+        path = (params or {}).get("cifar10_path") or "PATH"
+        raise ValueError(f"the {source} reference runs of Lab 2 are not computed yet: run "
+                         f"`grader key duke-hw4 --data {source}={path}` once (hours on a GPU)"
+                         ) from None
+    finally:
+        close()
+    return {"source": source, "settings": settings.as_dict(), "results": stored["results"],
+            "meta": stored["meta"]}
+
+
+def data_option(text: str, params: dict | None) -> dict:
+    """Key parameters for `grader key ... --data SOURCE[=PATH]` ("digits", "cifar10=PATH"):
+    grader.toml's `params` with the data source (and path) replaced; ValueError if unknown."""
+    source, _, path = text.partition("=")
+    if source not in SOURCES or (source == "cifar10") != bool(path):
+        raise ValueError(f"--data {text}: write --data digits or --data cifar10=PATH (the "
+                         "folder of CIFAR-10's python batches)")
+    return {**(params or {}), "data": source, "cifar10_path": path}
+
+
+def compute(params: dict, rebuild: bool = False) -> tuple[dict, str]:
+    """The runs of `params` computed (or read from the cache) with a progress bar, whatever
+    the source; (stored runs, the results table)."""
+    source, data, settings = run_settings(params)
+    progress, close = epoch_bar(settings, f"Lab 2 reference runs ({source})")
+    try:
+        stored = lab_results(source, data, settings, progress=progress, rebuild=rebuild)
+    finally:
+        close()
+    return stored, results_table(stored["results"])
 
 
 def results_table(results: dict) -> str:

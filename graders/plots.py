@@ -3,10 +3,16 @@
 A plot is a few polylines (one per series: the student's solid, the key's dashed, an optional
 shaded band for an envelope of reference runs) on linear axes with ticks. Values below the
 plot's floor are drawn at the floor; NaN and inf points break the line.
+
+The vertical axis runs over the values' range padded by 5 % and widened to the next quarter
+of a tick step, so answers close to the key share its axes; the key's and the band's SVG
+(the same for every student of a batch) are then drawn once per process and reused.
+Coordinates are computed with numpy, a series at a time.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -17,14 +23,85 @@ LEFT, RIGHT, TOP, BOTTOM = 56, 110, 24, 34
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
+def _step(lo: float, hi: float, count: int = 5) -> float:
+    """The tick spacing: 1, 2 or 5 times a power of ten, about (hi - lo) / count."""
+    raw = (hi - lo) / count
+    step = 10 ** math.floor(math.log10(raw))
+    return step * next(m for m in (1, 2, 5, 10) if m * step >= raw)
+
+
 def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     if hi <= lo:
         hi = lo + 1.0
-    raw = (hi - lo) / count
-    step = 10 ** math.floor(math.log10(raw))
-    step *= next(m for m in (1, 2, 5, 10) if m * step >= raw)
+    step = _step(lo, hi, count)
     start = math.ceil(lo / step) * step
     return [start + i * step for i in range(int((hi - start) / step) + 1)]
+
+
+def _axis(lo: float, hi: float) -> tuple[float, float]:
+    """[lo, hi] padded by 5 % and widened outwards to multiples of a quarter tick step."""
+    pad = 0.05 * (hi - lo or 1.0)
+    lo, hi = lo - pad, hi + pad
+    quarter = _step(lo, hi) / 4
+    return math.floor(lo / quarter) * quarter, math.ceil(hi / quarter) * quarter
+
+
+def _coordinates(values: np.ndarray, lo: float, hi: float, steps: int):
+    """(x, y) pixel coordinates of values[i] at step i, values clipped to [lo, hi]."""
+    x = LEFT + (WIDTH - LEFT - RIGHT) * np.arange(len(values)) / max(steps - 1, 1)
+    y = TOP + (HEIGHT - TOP - BOTTOM) * (hi - np.clip(values, lo, hi)) / (hi - lo)
+    return x.tolist(), y.tolist()
+
+
+def _points(x: list[float], y: list[float]) -> str:
+    return " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x, y))
+
+
+@functools.lru_cache(maxsize=256)
+def _series(data: bytes, shape: tuple, lo: float, hi: float, steps: int, dash: str) -> str:
+    """Polylines of a (steps, series) array given as bytes: one per finite stretch of each
+    series. Cached: a key curve is drawn once per axes."""
+    data = np.frombuffer(data).reshape(shape)
+    parts = []
+    for s in range(shape[1]):
+        x, y = _coordinates(data[:, s], lo, hi, steps)
+        finite = np.isfinite(data[:, s]).tolist()
+        for start, stop in _stretches(finite):
+            parts.append(f'<polyline points="{_points(x[start:stop], y[start:stop])}" '
+                         f'fill="none" stroke-width="1.6" '
+                         f'stroke="{COLORS[s % len(COLORS)]}"{dash}/>')
+    return "".join(parts)
+
+
+@functools.lru_cache(maxsize=64)
+def _band(low: bytes, high: bytes, shape: tuple, lo: float, hi: float, steps: int) -> str:
+    """Shaded polygons between low and high, (steps, series) arrays given as bytes."""
+    low, high = (np.frombuffer(b).reshape(shape) for b in (low, high))
+    parts = []
+    for s in range(shape[1]):
+        x, upper = _coordinates(high[:, s], lo, hi, steps)
+        _, lower = _coordinates(low[:, s], lo, hi, steps)
+        points = _points(x + x[::-1], upper + lower[::-1])
+        parts.append(f'<polygon points="{points}" fill="{COLORS[s % len(COLORS)]}" '
+                     'opacity="0.12"/>')
+    return "".join(parts)
+
+
+def _stretches(finite: list[bool]):
+    """(start, stop) of each run of True in `finite`."""
+    start = None
+    for i, ok in enumerate(finite + [False]):
+        if ok and start is None:
+            start = i
+        elif not ok and start is not None:
+            yield start, i
+            start = None
+
+
+def _table(values, steps: int | None = None) -> np.ndarray:
+    """A (rows, series) float64 C array (rows = `steps` where given)."""
+    values = np.asarray(values, float)
+    return np.ascontiguousarray(values.reshape(steps or values.shape[0], -1))
 
 
 def line_plot(title: str, ylabel: str, student: np.ndarray | None, key: np.ndarray | None,
@@ -36,9 +113,7 @@ def line_plot(title: str, ylabel: str, student: np.ndarray | None, key: np.ndarr
     finite = np.concatenate([a[np.isfinite(a)].ravel() for a in arrays]) if arrays else []
     if len(finite) == 0:
         return Markup(f'<p class="noplot">No finite values to plot for {escape(title)}.</p>')
-    lo, hi = float(np.min(finite)), float(np.max(finite))
-    pad = 0.05 * (hi - lo or 1.0)
-    lo, hi = lo - pad, hi + pad
+    lo, hi = _axis(float(np.min(finite)), float(np.max(finite)))
     steps = max(a.shape[0] for a in arrays)
     x = lambda i: LEFT + (WIDTH - LEFT - RIGHT) * i / max(steps - 1, 1)  # noqa: E731
     y = lambda v: TOP + (HEIGHT - TOP - BOTTOM) * (hi - v) / (hi - lo)  # noqa: E731
@@ -62,21 +137,12 @@ def line_plot(title: str, ylabel: str, student: np.ndarray | None, key: np.ndarr
                  f'height="{HEIGHT - TOP - BOTTOM}" fill="none" stroke="#999"/>')
     series = arrays[0].shape[1] if arrays[0].ndim == 2 else 1
     if band:
-        low, high = (np.asarray(b, float).reshape(steps, -1) for b in band)
-        for s in range(low.shape[1]):
-            upper = [f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(high[:, s])]
-            lower = [f"{x(i):.1f},{y(v):.1f}" for i, v in reversed(list(enumerate(low[:, s])))]
-            parts.append(f'<polygon points="{" ".join(upper + lower)}" '
-                         f'fill="{COLORS[s % len(COLORS)]}" opacity="0.12"/>')
+        low, high = (_table(b, steps) for b in band)
+        parts.append(_band(low.tobytes(), high.tobytes(), low.shape, lo, hi, steps))
     for data, dash in ((key, ' stroke-dasharray="5,3"'), (student, "")):
-        if data is None:
-            continue
-        data = np.asarray(data, float).reshape(np.asarray(data).shape[0], -1)
-        for s in range(data.shape[1]):
-            for run in _runs(data[:, s]):
-                points = " ".join(f"{x(i):.1f},{y(min(max(v, lo), hi)):.1f}" for i, v in run)
-                parts.append(f'<polyline points="{points}" fill="none" stroke-width="1.6" '
-                             f'stroke="{COLORS[s % len(COLORS)]}"{dash}/>')
+        if data is not None:
+            data = _table(data)
+            parts.append(_series(data.tobytes(), data.shape, lo, hi, steps, dash))
     legend_x = WIDTH - RIGHT + 10
     for s in range(series):
         label = labels[s] if s < len(labels) else f"series {s + 1}"
@@ -89,15 +155,3 @@ def line_plot(title: str, ylabel: str, student: np.ndarray | None, key: np.ndarr
     parts.append("</svg>")
     return Markup("".join(parts))
 
-
-def _runs(values: np.ndarray):
-    """Consecutive finite stretches of (index, value) pairs."""
-    run = []
-    for i, v in enumerate(values):
-        if np.isfinite(v):
-            run.append((i, float(v)))
-        elif run:
-            yield run
-            run = []
-    if run:
-        yield run

@@ -5,8 +5,15 @@ Accepted forms:
   .py            a script; `# %%` lines split it into cells (the percent format of Jupytext/VS Code)
   answers.toml   values only (numbers, lists, formulas as strings), for problems whose answer is a
                  value; functions cannot be given this way
-  .zip           an upload holding one of the above; unpacked by graders.unzip (no traversal,
-                 no links, capped size and ratio) and flagged `from_zip` for policies
+  .zip           an upload holding one of the above (or one notebook among other files: a
+                 student's folder zipped); unpacked by graders.unzip (no traversal, no links,
+                 capped size and ratio) and flagged `from_zip` for policies
+  a folder       holding one notebook (a student's folder, e.g. hw4.ipynb + FP_layers.py)
+
+A notebook or script comes with its own modules: the `.py` files beside it that its code
+imports (`from FP_layers import *`), and those they import in turn (`Submission.files`, at
+most MAX_MODULES of MAX_MODULE_BYTES each). They are written into the job's folder in the
+sandbox, so the imports work there; they are never submissions of their own (`discover`).
 
 Every problem is a `SubmissionError` whose message names the file, what is wrong and the fix.
 """
@@ -26,6 +33,8 @@ SUFFIXES = (".ipynb", ".py", ".toml", ".zip")
 MAX_BYTES = 20 * 1024 * 1024
 CELL_MARKER = re.compile(r"^# ?%%.*$", re.MULTILINE)
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_MODULES, MAX_MODULE_BYTES = 8, 1024 * 1024
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class SubmissionError(Exception):
@@ -41,6 +50,7 @@ class Submission:
     assignment_hint: str | None = None
     markdown: list[str] = field(default_factory=list)  # the notebook's markdown cells, in order
     from_zip: bool = False  # unpacked from a .zip upload (a policy may deduct for it)
+    files: dict[str, str] = field(default_factory=dict)  # its own modules: name.py -> text
 
     @property
     def kind(self) -> str:
@@ -81,8 +91,11 @@ def _load(path: Path) -> Submission:
     if not path.exists():
         raise SubmissionError(f"{shown}: no such file. Check the path and the file name.")
     if path.is_dir():
-        raise SubmissionError(f"{shown}: is a folder. Pass the notebook (.ipynb), script (.py) "
-                              "or answers.toml inside it.")
+        notebooks = sorted(path.glob("*.ipynb"))
+        if len(notebooks) == 1:
+            return load(notebooks[0])
+        raise SubmissionError(f"{shown}: is a folder with {len(notebooks)} notebooks. Pass the "
+                              "notebook (.ipynb), script (.py) or answers.toml to grade.")
     if path.suffix not in SUFFIXES:
         kind = display(path.suffix) or "(none)"
         raise SubmissionError(f"{shown}: unsupported file type {kind!r}. Submit a .ipynb "
@@ -112,10 +125,11 @@ def _load(path: Path) -> Submission:
     student = student_name(path)
     if path.suffix == ".ipynb":
         cells, markdown, hint = _notebook_cells(shown, text)
-        return Submission(path, student, cells=cells, assignment_hint=hint, markdown=markdown)
+        return Submission(path, student, cells=cells, assignment_hint=hint, markdown=markdown,
+                          files=modules_beside(path, cells))
     if path.suffix == ".py":
         cells = [c for c in CELL_MARKER.split(text) if c.strip()]
-        return Submission(path, student, cells=cells)
+        return Submission(path, student, cells=cells, files=modules_beside(path, cells))
     answers = _answer_sheet(shown, text)
     hint = answers.pop("assignment", None)
     return Submission(path, student, answers=answers,
@@ -177,6 +191,9 @@ def _from_zip(path: Path) -> Submission:
                 from None
         inner = [f for f in files if (f.suffix in (".ipynb", ".py") or f.name == "answers.toml")
                  and not any(p.startswith((".", "__MACOSX")) for p in f.relative_to(folder).parts)]
+        notebooks = [f for f in inner if f.suffix == ".ipynb"]
+        if len(notebooks) == 1:  # a student's folder zipped: the notebook and its modules
+            inner = notebooks
         if len(inner) != 1:
             found = ", ".join(display(f.name) for f in inner) or "none"
             raise SubmissionError(f"{shown}: a zip upload must hold exactly one notebook, script "
@@ -188,6 +205,61 @@ def _from_zip(path: Path) -> Submission:
             raise SubmissionError(str(exc).replace(display(inner[0]), inside, 1)) from None
     submission.path, submission.student, submission.from_zip = path, student_name(path), True
     return submission
+
+
+def imported_names(sources: list[str]) -> set[str]:
+    """Top-level module names the code imports: `import a.b, c as d` gives a and c, `from a
+    import x` gives a (a plain line scan: magics and syntax errors do not matter)."""
+    names = set()
+    for source in sources:
+        for line in source.splitlines():
+            words = line.strip().replace(",", " , ").split()
+            if len(words) >= 2 and words[0] == "from":
+                names.add(words[1].split(".")[0])
+            elif len(words) >= 2 and words[0] == "import":
+                names.update(w.split(".")[0] for i, w in enumerate(words[1:])
+                             if i == 0 or words[i] == ",")
+    return {n for n in names if IDENTIFIER.fullmatch(n)}
+
+
+def module_files(path: Path, cells: list[str] | None = None) -> list[Path]:
+    """The `.py` files beside `path` that its code (`cells`, read from `path` if not given)
+    imports, and those they import in turn; at most MAX_MODULES. Unreadable code imports
+    nothing."""
+    if cells is None:
+        try:
+            cells = load(path).cells
+        except SubmissionError:
+            return []
+    found: list[Path] = []
+    wanted = imported_names(cells)
+    while wanted and len(found) < MAX_MODULES:
+        name = wanted.pop()
+        candidate = path.parent / f"{name}.py"
+        if candidate == path or candidate in found or not candidate.is_file():
+            continue
+        found.append(candidate)
+        try:
+            wanted |= imported_names([candidate.read_text("utf-8")[:MAX_MODULE_BYTES]])
+        except (OSError, UnicodeDecodeError):
+            pass
+    return sorted(found)
+
+
+def modules_beside(path: Path, cells: list[str]) -> dict[str, str]:
+    """{name.py: text} of module_files(path, cells); a module that is too large or not UTF-8
+    is a SubmissionError naming it."""
+    files = {}
+    for module in module_files(path, cells):
+        shown = display(module)
+        if module.stat().st_size > MAX_MODULE_BYTES:
+            raise SubmissionError(f"{shown}: over {MAX_MODULE_BYTES // 1024} KiB; a module "
+                                  "holds code only. Remove the data from it.")
+        try:
+            files[module.name] = module.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise SubmissionError(f"{shown}: not UTF-8 text. Save it again as UTF-8.") from None
+    return files
 
 
 def student_name(path: Path) -> str:
@@ -256,6 +328,10 @@ def discover(paths: list[Path]) -> list[Path]:
         for folder, subfolders, files in os.walk(path):
             subfolders[:] = [d for d in subfolders if not d.startswith(".")]
             inside += [Path(folder, name) for name in files if not name.startswith(".")]
-        found += sorted(f for f in inside if f.suffix in SUFFIXES and f.is_file() and
-                        (f.suffix != ".toml" or f.name == "answers.toml"))
+        candidates = [f for f in inside if f.suffix in SUFFIXES and f.is_file() and
+                      (f.suffix != ".toml" or f.name == "answers.toml")]
+        scripts = {f.parent for f in candidates if f.suffix == ".py"}
+        modules = {m for f in candidates if f.suffix == ".ipynb" and f.parent in scripts
+                   for m in module_files(f)}
+        found += sorted(f for f in candidates if f not in modules)
     return found

@@ -44,6 +44,11 @@ from torch import nn
 
 from reference.quantization import resnet20
 
+#: Key parameters (grader.toml [assignments.ID.key.quantization_runs]): the data source
+#: ("digits", shipped; "cifar10", read from `cifar10_path`), the schedule on digits ("full":
+#: LabSettings.digits(), "quick": its quick()) and the seed. Read by graders/lab2_reference.py.
+DEFAULTS = {"data": "digits", "cifar10_path": "", "schedule": "full", "seed": 0}
+
 #: progress(stage, epoch, n_epochs, accuracy): after each training epoch (epoch = 1..n_epochs,
 #: the test accuracy after it), and once per evaluation-only stage with epoch = n_epochs = 0.
 Progress = Callable[[str, int, int, float], None]
@@ -113,6 +118,13 @@ class LabSettings:
         training step 3 to 6 times slower than 1 (measured), and one thread's CPU time, which
         is also its time on an idle machine, can be checked anywhere."""
         return cls(float_epochs=15, augment=False, max_train=500, batch_size=64, threads=1)
+
+    def quick(self) -> LabSettings:
+        """Every row of the lab's table at a fraction of the cost (the demo's and the tests'
+        key): 8 float epochs on at most 400 images, every uniform precision, 4 and 3 bits
+        finetuned 2 epochs, 2 bits 3, each mixed scheme 2."""
+        return replace(self, float_epochs=8, max_train=min(400, self.max_train or 400),
+                       uniform_finetune=((4, 2), (3, 2), (2, 3)), mixed_finetune_epochs=2)
 
     def reduced(self) -> LabSettings:
         """A fast version for the default tests: 8 float epochs on at most 400 images, 6 and 2

@@ -30,7 +30,8 @@ def hw2(course):
 
 @pytest.fixture(scope="session")
 def pool(hw2, course, environment):
-    with WorkerPool(2, hw2.config.preload, detect(), environment=environment(course)) as warm:
+    preload = [*hw2.config.preload, "torch"]  # torch: duke-hw4 Lab 2 (as its own preload)
+    with WorkerPool(2, preload, detect(), environment=environment(course)) as warm:
         yield warm
 
 

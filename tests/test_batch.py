@@ -194,3 +194,40 @@ def test_an_assignment_named_with_a_that_contradicts_the_notebook_is_refused(con
         refused.output and "--force" in refused.output
     forced = invoke(config_path, "check", notebook, "-a", "duke-hw4", "--force", "-o", tmp_path)
     assert forced.exit_code == 0, forced.output
+
+
+def test_a_batch_keeps_no_result_once_it_is_handed_over(monkeypatch, tmp_path):
+    """The grader's memory stays flat: each result (with its plots' arrays) is freed once
+    `on_result` has written it, not kept until the batch ends."""
+    import gc
+    import weakref
+
+    from graders import batch
+
+    class Result:  # stands for a GradeResult: weak-referenceable, nothing else matters
+        pass
+
+    monkeypatch.setattr(batch, "grade", lambda path, *args: Result())
+    alive = []
+    handed = batch.grade_batch([tmp_path / f"s{i}.ipynb" for i in range(40)], None, None, None,
+                               "instructor", "", 2, lambda path, r: alive.append(weakref.ref(r)))
+    gc.collect()
+    assert handed == 40 and len(alive) == 40
+    assert [ref for ref in alive if ref() is not None] == []
+
+
+def test_a_batch_uses_every_core_unless_told_otherwise(tmp_path):
+    """[grading] workers = "auto" (the shipped setting, and the default when the key is
+    absent) is the cores this process may use; a number overrides it (as -j does)."""
+    import os
+
+    from graders import config
+    text = (ROOT / "grader.toml").read_text()
+    assert 'workers = "auto"' in text
+    cores = len(os.sched_getaffinity(0))
+    for name, changed, workers in (("auto", text, cores),
+                                   ("absent", text.replace('workers = "auto"', ""), cores),
+                                   ("three", text.replace('workers = "auto"', "workers = 3"), 3)):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(changed)
+        assert config.load(path).workers == workers, name

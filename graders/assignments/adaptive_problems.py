@@ -8,8 +8,18 @@ What the grader reads (student_template/dlsp-hw3/hw3.ipynb names them):
        (A (d, d), b (d,), w0 (d,) arrays; hyper a dict of torch.optim's hyperparameter names:
        lr, eps; alpha (RMSProp); momentum (+Nesterov); rho (AdaDelta); beta1, beta2 (Adam)).
        Every accumulator starts at 0 and is carried from step to step.
+  1.2  p1_2_train_loss    {method: training loss per epoch}, 200 epochs without dropout
+  1.3  p1_3_train_loss    the same with dropout
+       p1_2_time_s, p1_3_time_s   {method: seconds to train 200 epochs}, without and with
+                          dropout
   1.4  p1_4_test_weight_scale(p_drop) -> float: the factor on a layer's outgoing weights at
        test time after training with dropout probability p_drop.
+       p1_4_accuracy, p1_4_accuracy_dropout   {method: test accuracy}, a fraction or a
+                          percent, without and with dropout
+Methods are keyed as the student names them ("Adam", "RMSProp+Nesterov", "rmsprop_nesterov":
+graders/checks/reported.py), or listed in the handout's order. The curves are checked for
+what can be checked of runs we cannot repeat (graders/checks/curves.py: 200 or 201 points,
+finite, falling); which method is best, and the comparisons, are manual.
 
 Each function is called on HIDDEN_CASES (random symmetric positive definite A, b, w0, seeded
 here, never shown) and its history compared with reference/adaptive.py's, step by step
@@ -34,7 +44,9 @@ import numpy as np
 from graders.assignments.names import graded
 from graders.checks.base import Check, Probe
 from graders.checks.combined import GroupCheck
+from graders.checks.curves import curves
 from graders.checks.numeric import ArrayCheck, TrajectoryCheck
+from graders.checks.reported import Names, ReportedCheck, positive, shares
 from graders.config import AssignmentConfig
 from graders.settings import NONNEGATIVE
 from graders.wire import encode_array
@@ -58,6 +70,14 @@ TITLES = {"adagrad": "AdaGrad", "rmsprop": "RMSProp", "rmsprop_nesterov": "RMSPr
           "adadelta": "AdaDelta", "adam": "Adam"}
 SEED, CASES, STEPS, DIM = 2020, 2, 8, 3
 P_DROP = (0.2, 0.5, 0.35)
+#: The five methods as students key them (besides their own names, compared without case or
+#: punctuation).
+METHODS = Names({"adagrad": ("AdaGrad",), "rmsprop": ("RMSProp",),
+                 "rmsprop_nesterov": ("RMSProp+Nesterov", "Nesterov RMSProp",
+                                      "RMSProp with Nesterov", "NRMSProp"),
+                 "adadelta": ("AdaDelta",), "adam": ("Adam",)})
+#: 200 epochs: a loss per epoch, or 201 values with the loss before training.
+EPOCHS = (200, 201)
 
 
 def hidden_cases() -> list[dict]:
@@ -115,7 +135,8 @@ def hidden_key() -> dict:
 
 
 def problems(cfg: AssignmentConfig) -> dict[str, list[Check]]:
-    """Problem 1.1's method checks and 1.4's dropout scaling, by problem id."""
+    """Problem 1's checks by problem id: 1.1's methods, 1.2-1.3's curves and times, 1.4's
+    dropout scaling and accuracies."""
     tol, conv, key = cfg.tolerances, cfg.conventions, hidden_key()
     accepted = {m: conv["eps"] if m in TEXTBOOK else [ONE_FORM] for m in adaptive.METHODS}
     accepted["rmsprop_nesterov"] = [f"{form}/{eps}" for form in conv["nesterov_form"]
@@ -141,6 +162,24 @@ def problems(cfg: AssignmentConfig) -> dict[str, list[Check]]:
         Probe(f"{scale}({p:g})", "call", scale, (p,)),
         {form: values[i] for form, values in key["dropout"].items()}, conv["dropout_scaling"],
         rtol=tol["adaptive_rtol"], atol=tol["adaptive_atol"])] for i, p in enumerate(P_DROP)}
+    def value(problem: str, name: str) -> Probe:
+        return Probe(graded(problem, name), "value", graded(problem, name))
+
+    def loss_curves(problem: str, runs: str) -> ReportedCheck:
+        return ReportedCheck("curves", f"training loss of the five methods, {runs}",
+                             [(value(problem, "train_loss"), (METHODS,))],
+                             curves(f"training loss, {runs}", (METHODS,), EPOCHS, "loss"))
+
+    times = GroupCheck("times", "training times of 200 epochs", {runs: [ReportedCheck(
+        "time", "seconds", [(value(problem, "time_s"), (METHODS,))],
+        positive(graded(problem, "time_s"), (METHODS,)))]
+        for problem, runs in (("1.2", "without dropout"), ("1.3", "with dropout"))})
+    accuracy = GroupCheck("accuracy", "test accuracy of the five methods", {runs: [ReportedCheck(
+        "accuracy", "test accuracy", [(value("1.4", name), (METHODS,))],
+        shares(graded("1.4", name), (METHODS,)))]
+        for name, runs in (("accuracy", "without dropout"), ("accuracy_dropout", "with dropout"))})
     return {"1.1": [method_check(m) for m in adaptive.METHODS],
+            "1.2": [loss_curves("1.2", "without dropout")],
+            "1.3": [loss_curves("1.3", "with dropout"), times],
             "1.4": [GroupCheck("dropout_scale", "test-time weight scale after dropout",
-                               scales)]}
+                               scales), accuracy]}

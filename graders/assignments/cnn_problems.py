@@ -5,7 +5,13 @@ may give the same names as numbers). Counts are numbers or text as people write 
 (`3.2M`, `62,378,344`, `2.8x`: matched at the precision written, graders/checks/
 quantities.py); plain numbers must be exact (within count_atol).
 
-  3.1  p3_1_alexnet_params         8 numbers: conv1..conv5, fc6, fc7, fc8 (pools have none)
+  3.1  p3_1_alexnet_params         8 numbers: conv1..conv5, fc6, fc7, fc8 (pools have none),
+                                   or a dict keyed by layer name: conv1..conv5, fc6..fc8 in
+                                   any case or punctuation ("CONV1", "Conv 1", "FC-6"), the
+                                   fully connected layers also as fc1..fc3 (numbered among
+                                   themselves), or layer1..layer8 (the eight layers with
+                                   parameters, in order); other keys (pool1, total) are left
+                                   out
        p3_1_alexnet_total          number
   3.2  p3_2_vgg19_activations      25 numbers: Table 1's rows, INPUT first
        p3_2_vgg19_weights          25 numbers: Table 1's rows, without biases
@@ -33,6 +39,7 @@ from graders.assignments.csc_problems import plain
 from graders.assignments.names import graded
 from graders.checks.base import Probe
 from graders.checks.numeric import ArrayCheck
+from graders.checks.reported import Names, NamedArrayCheck
 from graders.checks.symbolic import SymbolicCheck
 from graders.config import AssignmentConfig
 from graders.settings import NONNEGATIVE, number_in
@@ -56,6 +63,9 @@ CONVENTIONS = {
 }
 #: Layers of AlexNet with parameters, in the order p3_1_alexnet_params lists them.
 ALEXNET_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
+#: The layer names students key them by (see the module docstring).
+ALEXNET_NAMES = Names({layer: (f"layer{i + 1}",) + ((f"fc{i - 4}",) if layer[:2] == "fc" else ())
+                       for i, layer in enumerate(ALEXNET_LAYERS)})
 #: Inception branches, in the order p3_4_*_ops lists them.
 BRANCHES = ("1x1", "3x3", "5x5", "pool")
 MODULES = {"naive": "naive", "reduction": "dimension_reduction"}
@@ -110,10 +120,11 @@ def problems(k: dict, cfg: AssignmentConfig) -> list[Problem]:
                                    ops(inception[short], "total"), conv["operations"]))
     return [
         Problem("3.1", "AlexNet parameters per layer and in total", [
-            count("per_layer", "parameters of conv1..conv5, fc6..fc8",
-                  value("3.1", "alexnet_params"),
-                  {v: [d["params"][layer] for layer in ALEXNET_LAYERS]
-                   for v, d in alexnet.items()}, conv["alexnet"]),
+            NamedArrayCheck(ALEXNET_NAMES, "per_layer", "parameters of conv1..conv5, fc6..fc8",
+                            value("3.1", "alexnet_params"),
+                            {v: [d["params"][layer] for layer in ALEXNET_LAYERS]
+                             for v, d in alexnet.items()}, conv["alexnet"], rtol=0.0,
+                            atol=tol["count_atol"]),
             count("total", "total parameters", value("3.1", "alexnet_total"),
                   {v: d["total"] for v, d in alexnet.items()}, conv["alexnet"]),
         ]),

@@ -31,6 +31,7 @@ import numpy as np
 from graders.assignment import Problem
 from graders.assignments import csc_problems, sparse_lab, true_false
 from graders.assignments.names import graded
+from graders.assignments.public_duke_hw2 import PUBLIC  # noqa: F401 - its public checks
 from graders.assignments.sparse_lab import LabPart
 from graders.checks.base import Probe
 from graders.checks.numeric import ArrayCheck, TrajectoryCheck

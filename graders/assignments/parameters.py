@@ -79,6 +79,15 @@ QUANTIZATION = {
     "bits": Setting("list", length=(1, 16), help="bit widths (null for float, 0, 1..16)"),
 }
 
+QUANTIZATION_RUNS = {
+    "data": Setting("string", choices=("digits", "cifar10"),
+                    help="the reference runs' data: digits (shipped) or cifar10"),
+    "cifar10_path": Setting("string", help="the CIFAR-10 python batches' folder (cifar10)"),
+    "schedule": Setting("string", choices=("full", "quick"),
+                        help="full, or quick (every row, fewer epochs) on digits"),
+    "seed": SEED,
+}
+
 FILTERS = Setting("int", minimum=1, maximum=4096, help="a filter count, at least 1")
 CNN = {
     "inception": Setting("table", fields={
@@ -134,5 +143,5 @@ DEPTH_WIDTH = {
 }
 
 TOPICS = {"distributed": DISTRIBUTED, "sparse": SPARSE, "csc": CSC, "true_false": TRUE_FALSE,
-          "quantization": QUANTIZATION, "cnn": CNN, "adaptive": ADAPTIVE, "scaling": SCALING,
+          "quantization": QUANTIZATION, "quantization_runs": QUANTIZATION_RUNS, "cnn": CNN, "adaptive": ADAPTIVE, "scaling": SCALING,
           "augmentation": AUGMENTATION, "depth_width": DEPTH_WIDTH}

@@ -29,8 +29,12 @@ class Probe:
       swap   {"name": F, "keep": N}: the student's global F is wrapped during the calls,
              counting its calls per run and recording the first N (args and result);
       batch  {"arg": i, "n": N}: one call with args[i] stacked N times along a new axis 0,
-             used when it returns (N, *shape), else N separate calls.
-    An arg {"t": "ref", "name": X} is the student's own object X."""
+             used when it returns (N, *shape), else N separate calls;
+      autograd  {"arg": i, "upstream": wire array}: array args as float32 torch tensors,
+             args[i] requiring a gradient; the value is {"value": result, "grad": dL/d args[i]}
+             for L = sum(upstream * result) (None without a graph).
+    An arg {"t": "ref", "name": X} is the student's own object X. `name` may be a dotted path
+    ("FP_layers.STE.apply"): its first part is the student's name or module file."""
 
     id: str
     kind: str
@@ -41,11 +45,12 @@ class Probe:
     seeds: tuple[int, ...] | None = None
     swap: dict | None = None
     batch: dict | None = None
+    autograd: dict | None = None
 
     def wire(self) -> dict:
         wired = {"id": self.id, "kind": self.kind, "name": self.name, "args": list(self.args),
                  "repeat": self.repeat, "seed": self.seed}
-        for name in ("seeds", "swap", "batch"):
+        for name in ("seeds", "swap", "batch", "autograd"):
             if getattr(self, name) is not None:
                 wired[name] = list(self.seeds) if name == "seeds" else dict(getattr(self, name))
         return wired
@@ -91,9 +96,14 @@ class Outcome:
 class Check:
     """Base class: subclasses set `probes` and implement `evaluate(results)`. A failed probe
     scores the check zero with the probe's error, unless its id is in `optional` (then
-    `evaluate` sees the failure and copes)."""
+    `evaluate` sees the failure and copes).
+
+    Every check is hidden (`public = False`: it compares with the key and is graded after
+    submission) unless it is public (graders/checks/public.py: form and sanity only, built
+    without the key, run by the student kit and shown on Gradescope at once)."""
 
     kind = "check"
+    public = False
 
     def __init__(self, id: str, title: str, probes: list[Probe], optional: frozenset = frozenset()):
         self.id, self.title, self.probes, self.optional = id, title, probes, optional

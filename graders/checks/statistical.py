@@ -54,10 +54,13 @@ def draws_of(value) -> np.ndarray | None:
     return as_float_array(value["value"] if isinstance(value, dict) else value)
 
 
-def ternary(out: np.ndarray, g: np.ndarray, s) -> np.ndarray:
-    """Where `out` (draws of f(g, s)) lies in {0, s sign(g)}, element-wise (broadcast)."""
+def ternary(out: np.ndarray, g: np.ndarray, s, calls: bool = False) -> np.ndarray:
+    """Where `out` (draws of f(g, s)) lies in {0, s sign(g)}, element-wise (broadcast), to
+    1e-9 of the largest |s sign(g)| (at least 1); with `calls`, axis 0 stacks separate calls,
+    each with its own largest value."""
     allowed = np.asarray(s, dtype=float) * np.sign(g)
-    scale = np.max(np.abs(allowed), initial=1.0)
+    axes = tuple(range(1, allowed.ndim)) if calls else None
+    scale = np.max(np.abs(allowed), axis=axes, keepdims=calls, initial=1.0)
     return np.isclose(out, 0.0, rtol=0, atol=1e-9 * scale) | \
         np.isclose(out, allowed, rtol=1e-9, atol=1e-9 * scale)
 
@@ -121,17 +124,10 @@ def training_bias(result: ProbeResult | None, delta: float) -> str:
     where nothing was recorded."""
     if result is None or not result.ok or not isinstance(result.value, dict):
         return ""
+    calls = [record for record in result.value.get("records", [])
+             if isinstance(record, list) and len(record) == 3]  # calls f(g, s)
     r, z = [], []
-    for record in result.value.get("records", []):
-        if not isinstance(record, list) or len(record) != 3:
-            continue  # not a call f(g, s)
-        g, s, out = (as_float_array(x) for x in record)
-        if g is None or s is None or out is None:
-            continue
-        try:
-            g, s, out = np.broadcast_arrays(g, s, out)
-        except ValueError:
-            continue
+    for g, s, out, _ in recorded_calls(calls)[0]:
         usable = (s > 0) & (np.abs(g) <= s) & np.isfinite(out)
         ratio = np.abs(g[usable]) / s[usable]
         r.append(ratio)
@@ -144,6 +140,38 @@ def training_bias(result: ProbeResult | None, delta: float) -> str:
         if n and abs(z[part].mean()) > math.sqrt(2 * math.log(8 / delta) / n):
             return name
     return ""
+
+
+def recorded_calls(records: list) -> tuple[list[tuple], dict[int, str]]:
+    """The recorded calls [g, s, ..., out] as stacks, one per broadcast shape: (g, s, out,
+    indices), each array (calls, *shape) with the calls' positions in `records`; and
+    {position: "numbers" | "shape"} for the calls whose g, s or out is not numbers or whose
+    shapes do not broadcast together. One numpy operation per stack, not per call."""
+    groups: dict[tuple, tuple[list, list, list, list]] = {}
+    problems: dict[int, str] = {}
+    for index, record in enumerate(records):
+        g, s, out = (x if type(x) is np.ndarray and x.dtype == np.float64  # decoded: as is
+                     else as_float_array(x) for x in record[:2] + record[-1:])
+        if g is None or s is None or out is None:
+            problems[index] = "numbers"
+            continue
+        shapes = (g.shape, s.shape, out.shape)
+        if shapes not in groups:
+            try:
+                np.broadcast_shapes(*shapes)
+            except ValueError:
+                problems[index] = "shape"
+                continue
+        group = groups.setdefault(shapes, ([], [], [], []))
+        for parts, value in zip(group, (g, s, out, index)):
+            parts.append(value)
+    stacks = []
+    for shapes, group in groups.items():
+        rank = len(np.broadcast_shapes(*shapes))
+        lifted = [np.stack(parts).reshape((len(parts),) + (1,) * (rank - len(shape)) + shape)
+                  for parts, shape in zip(group[:3], shapes)]
+        stacks.append(tuple(np.broadcast_arrays(*lifted)) + (np.array(group[3]),))
+    return stacks, problems
 
 
 def dkw_eps(n: int, cells: int, delta: float) -> float:
@@ -202,19 +230,15 @@ class RunDistributionCheck(Check):
 
     def _outside_support(self, records: list) -> str:
         """A description of the first recorded output outside {0, s sign(g)}, or ""."""
-        for record in records:
-            if not isinstance(record, list) or len(record) < 3:
-                continue
-            g, s, out = (as_float_array(x) for x in record[:2] + record[-1:])
-            if g is None or s is None or out is None:
-                return "something other than numbers"
-            try:
-                inside = ternary(out, g, s)
-            except ValueError:
-                return "an array not shaped like its gradient"
-            if not inside.all():
-                return "values outside {0, s sign(g)}"
-        return ""
+        calls = [record for record in records if isinstance(record, list) and len(record) >= 3]
+        stacks, problems = recorded_calls(calls)
+        for g, s, out, indices in stacks:
+            outside = ~ternary(out, g, s, calls=True).reshape(len(indices), -1).all(axis=1)
+            problems.update((int(i), "support") for i in indices[outside])
+        first = problems.get(min(problems, default=-1))
+        return {"numbers": "something other than numbers",
+                "shape": "an array not shaped like its gradient",
+                "support": "values outside {0, s sign(g)}"}.get(first, "")
 
     def _compare(self, runs: np.ndarray | None, name: str) -> Outcome:
         ref = self.references[name]

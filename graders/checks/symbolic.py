@@ -7,19 +7,33 @@ parsed by it). Equivalence is decided in two steps:
   2. sympy.cancel(answer - key) == 0: a proof of equivalence for rational functions, which is
      what these problems' formulas are. Where cancel cannot decide (other functions), agreement
      at every random point is accepted and the report says so.
+
+Proofs are remembered (a class hands in few distinct forms, and cancelling 2.1's W* takes
+about half a second): per process, and on disk in the grader's cache (graders/cache.py,
+`proofs/`), as JSON, under the sha256 of the answer's and the key's full expression trees
+(`fingerprint`: every node's type and every atom exactly, Float precision and Symbol
+assumptions included), the seed, and the source of the code that decides. Two answers share
+an entry only if they are the same expression.
 """
 
 from __future__ import annotations
 
 import functools
+import platform
 import random
+from pathlib import Path
 
 import sympy as sp
 
-from graders import symbolic
+from graders import cache, symbolic
 from graders.checks.base import Check, Outcome, Probe, ProbeResult, best_variant
 
 POINTS = 12
+#: Proofs on disk (graders/cache.py): [equivalent, how, detail, answer shown, key shown].
+PROOFS = cache.JsonCache("proofs")
+#: In-process memory of proofs by fingerprint (a batch's judge keeps it across submissions).
+_REMEMBERED: dict[str, tuple] = {}
+_REMEMBER_AT_MOST = 512
 
 
 def as_sympy(value):
@@ -43,13 +57,78 @@ def as_sympy(value):
 
 def compare(answer, key, seed: int = 0) -> tuple[bool, str, str]:
     """(equivalent, how, detail) for two expressions or matrices of expressions: `how` is
-    safe for the student, `detail` may name the key's symbols or values. Memoised: a class
-    hands in few distinct forms, and cancellation of big rational functions takes ~0.5 s."""
+    safe for the student, `detail` may name the key's symbols or values. Remembered (module
+    docstring)."""
+    return judged(answer, key, seed)[:3]
+
+
+def judged(answer, key, seed: int = 0) -> tuple[bool, str, str, str, str]:
+    """compare()'s (equivalent, how, detail), then the answer and the key as shown (at most
+    300 characters each), from memory, from the disk cache, or worked out and stored."""
     freeze = lambda v: v.as_immutable() if isinstance(v, sp.MatrixBase) else v  # noqa: E731
-    return _compare(freeze(answer), freeze(key), seed)
+    answer, key = freeze(answer), freeze(key)
+    name = cache.digest(_code_version(), fingerprint(answer), fingerprint(key), seed)
+    if name in _REMEMBERED:
+        return _REMEMBERED[name]
+    stored = PROOFS.get(name)
+    if isinstance(stored, list) and len(stored) == 5 and isinstance(stored[0], bool) \
+            and all(isinstance(v, str) for v in stored[1:]):
+        found = tuple(stored)
+    else:
+        found = _compare(answer, key, seed) + (str(answer)[:300], str(key)[:300])
+        PROOFS.put(name, list(found))
+    if len(_REMEMBERED) >= _REMEMBER_AT_MOST:
+        _REMEMBERED.clear()
+    _REMEMBERED[name] = found
+    return found
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=1)
+def _code_version() -> str:
+    """What decides a proof: this module, the whitelist builder, the versions of sympy and
+    Python, POINTS."""
+    sources = [Path(__file__).read_text(), Path(symbolic.__file__).read_text()]
+    return cache.digest(sp.__version__, platform.python_version(), POINTS, *sources)
+
+
+def fingerprint(value) -> str:
+    """An exact text of an expression or matrix: every node's class in prefix order, every
+    atom by its exact content (Integer p, Rational p/q, Float mantissa and precision, Symbol
+    name and assumptions, anything else by srepr). Equal texts, identical expressions. A
+    walk with a stack, linear in the tree (a 10,000-node answer takes milliseconds)."""
+    out = [f"{type(value).__name__}{getattr(value, 'shape', '')}"]
+    stack = list(reversed(list(value))) if isinstance(value, sp.MatrixBase) else [value]
+    while stack:
+        node = stack.pop()
+        if node is _CLOSE:
+            out.append(")")
+        elif not isinstance(node, sp.Basic):
+            out.append(f"{type(node).__name__}:{node!r}")
+        elif node.is_Atom:
+            out.append(_atom(node))
+        else:
+            out.append(type(node).__name__ + "(")
+            stack.append(_CLOSE)
+            stack.extend(reversed(node.args))
+    return ",".join(out)
+
+
+_CLOSE = object()  # the end of a node's arguments in fingerprint's walk
+
+
+def _atom(node) -> str:
+    name = type(node).__name__
+    if node.is_Symbol:
+        return f"{name}({node.name!r},{sorted(node.assumptions0.items())})"
+    if node.is_Integer:
+        return f"{name}({int(node.p)})"
+    if node.is_Rational:
+        return f"{name}({int(node.p)},{int(node.q)})"
+    if node.is_Float:
+        return f"{name}({node._mpf_!r},{node._prec})"
+    return sp.srepr(node)
+
+
 def _compare(answer, key, seed: int) -> tuple[bool, str, str]:
     if isinstance(key, sp.MatrixBase):
         if not isinstance(answer, sp.MatrixBase):
@@ -118,11 +197,11 @@ class SymbolicCheck(Check):
         answer, why = as_sympy(results[self.probes[0].id].value)
 
         def score(key) -> Outcome:
-            shown = str(key)[:300]
             if answer is None:
-                return Outcome(0.0, why, str(results[self.probes[0].id].value)[:300], shown)
-            same, how, detail = compare(answer, key)
-            return Outcome(1.0 if same else 0.0, how, str(answer)[:300], shown,
+                return Outcome(0.0, why, str(results[self.probes[0].id].value)[:300],
+                               str(key)[:300])
+            same, how, detail, answer_shown, key_shown = judged(answer, key)
+            return Outcome(1.0 if same else 0.0, how, answer_shown, key_shown,
                            "exact (symbolic)", detail=detail)
 
         return best_variant(self.variants, self.accepted, score)

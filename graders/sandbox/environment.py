@@ -118,12 +118,14 @@ class Environment:
 
 def envs_dir() -> Path:
     """Where built environments live: next to the key cache (GRADER_CACHE honoured)."""
-    from graders.keys import cache_dir  # not at the top: keys imports config, which imports us
-    return cache_dir().parent / "envs"
+    from graders.cache import root  # not graders.keys: the student kit has no key modules
+    return root() / "envs"
 
 
+@lru_cache(maxsize=1)
 def own() -> Environment:
-    """The grader's own interpreter as an Environment (assignments that name none use it)."""
+    """The grader's own interpreter as an Environment (assignments that name none use it);
+    read once per process (listing the installed distributions takes a quarter second)."""
     return Environment("grader", Path(sys.executable), Path(sys.prefix), Path(sys.base_prefix),
                        platform.python_version(),
                        {canonicalize_name(d.metadata["Name"]): d.version

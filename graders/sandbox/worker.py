@@ -209,12 +209,18 @@ def close_figures():
             pass
 
 
+#: The zygote's shell, made and warmed before any job (serve): each job's process gets its
+#: own copy of it by fork, empty but for IPython's own names. None: make one per job.
+WARM_SHELL = None
+
+
 def run_job(job, emit):
     limits = job["limits"]
-    shell = make_shell()
+    shell = WARM_SHELL if WARM_SHELL is not None else make_shell()
     out = CappedText(limits["output_chars"])
     real_stdout, real_stderr = sys.stdout, sys.stderr
     skip = set(job.get("skip", []))
+    write_modules(job.get("files", {}))
     for index, source in enumerate(job["cells"]):
         if index in skip:
             continue
@@ -255,10 +261,38 @@ class ProbeError(Exception):
     """A probe that cannot be answered; its text is the whole message (no class name)."""
 
 
+def write_modules(files):
+    """The submission's own modules (name.py -> text, names checked by the grader) written
+    into the job's folder, which goes first on sys.path: `import FP_layers` finds them."""
+    for name, text in files.items():
+        if os.path.basename(name) == name and name.endswith(".py"):
+            with open(name, "w", encoding="utf-8") as handle:
+                handle.write(text)
+    if files:
+        sys.path.insert(0, os.getcwd())
+
+
+def resolve_name(name, namespace):
+    """A probe's target: a name of the namespace, or a dotted path whose first part is one
+    (else a module of the submission, imported from the job's folder) and the rest attributes:
+    "FP_layers.STE.apply"."""
+    first, _, rest = name.partition(".")
+    if first in namespace:
+        target = namespace[first]
+    elif rest and os.path.isfile(first + ".py"):
+        import importlib
+        target = importlib.import_module(first)
+    else:
+        raise ProbeError(first + " is not defined")
+    for attribute in rest.split(".") if rest else ():
+        if not hasattr(target, attribute):
+            raise ProbeError(name + " is not defined")
+        target = getattr(target, attribute)
+    return target
+
+
 def answer_probe(probe, namespace):
-    if probe["name"] not in namespace:
-        raise ProbeError(probe["name"] + " is not defined")
-    target = namespace[probe["name"]]
+    target = resolve_name(probe["name"], namespace)
     if probe["kind"] == "value":
         return target
     if not callable(target):
@@ -304,9 +338,15 @@ def answer_call(probe, target, namespace):
               by a Recorder (the grader learns whether the function it probes is the one used)
     batch     {"arg": i, "n": n}: first try ONE call with args[i] stacked n times on a new
               axis 0; used when it returns an array of shape (n, *args[i].shape)
+    autograd  {"arg": i, "upstream": array}: every array argument becomes a float32 torch
+              tensor on the CPU, args[i] one that requires a gradient; the answer is a dict
+              {"value": the result, "grad": dL/d args[i] for L = sum(upstream * result), or
+              None where the result carries no gradient}
     With seeds, swap or batch the answer is a dict {"value": stacked results, "batched",
     "calls", "records"} (the last three where they apply); otherwise the call's result.
     """
+    if probe.get("autograd") is not None:
+        return autograd_call(probe, target, namespace)
     np = sys.modules.get("numpy")
     if np is None:
         import numpy as np
@@ -374,6 +414,32 @@ def answer_call(probe, target, namespace):
         answer["calls"] = calls
         answer["records"] = recorder.records
     return answer
+
+
+def autograd_call(probe, target, namespace):
+    """The call of an `autograd` probe (see answer_call), RNGs seeded with its seed."""
+    import numpy as np
+    import torch
+    spec = probe["autograd"]
+    args = []
+    for index, item in enumerate(probe.get("args", [])):
+        if isinstance(item, dict) and item.get("t") == "array":
+            item = torch.from_numpy(decode_array(np, item).astype(np.float32))
+            item.requires_grad_(index == int(spec["arg"]))
+        elif isinstance(item, dict) and item.get("t") == "ref":
+            item = resolve_name(item["name"], namespace)
+        args.append(item)
+    seed_everything(int(probe.get("seed", 0)))
+    try:
+        result = target(*args)
+    except TypeError as exc:
+        raise ProbeError(signature_mismatch(probe["name"], target, len(args), exc)) from None
+    grad = None
+    if isinstance(result, torch.Tensor) and result.requires_grad:
+        upstream = torch.from_numpy(decode_array(np, spec["upstream"]).astype(np.float32))
+        (grad,) = torch.autograd.grad(result, args[int(spec["arg"])], grad_outputs=upstream,
+                                      allow_unused=True)
+    return {"value": result, "grad": grad}
 
 
 def batched_call(np, probe, target, batch, seed):
@@ -739,7 +805,9 @@ def serve():
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)  # a multi-threaded op before fork() can hang the child
-    make_shell().cleanup()  # import IPython's machinery once, here, not in every child
+    global WARM_SHELL  # made and warmed once, here, not in every child (about 25 ms each):
+    WARM_SHELL = make_shell()  # no job has run in this process, so it holds nothing of one
+    WARM_SHELL.run_cell("pass", store_history=False)
     scratch = {folder: size for folder, size in settings.get("scratch", {}).items()
                if os.path.isdir(folder)}
     settings["scratch"] = scratch

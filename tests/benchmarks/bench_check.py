@@ -2,20 +2,28 @@
 
     python tests/benchmarks/bench_check.py [--repeat 5] [--batch 8]
 
-Prints, for the complete duke-hw2 solution notebook:
-  baseline    the notebook's code cells run by a fresh `python` process (what the student's
-              code costs by itself, interpreter start and imports included)
-  check       `grader check` end to end as a user runs it (a new process each time: CLI
-              start, worker start, cells, probes, checks, report)
-  cells       the student's code cells exec'd in this process with its imports warm: what
-              the student's own code costs, without any interpreter start
-  fork        a job of one empty cell on a warm worker: the fixed cost of a job (fork, its
-              namespaces and scratch, an IPython shell, the events, clean-up)
-  warm        one submission graded in-process with a warm worker pool (the batch case),
-              split into sandbox execution and trusted-side checks; its overhead is warm
-              minus cells
-  batch       `grader grade` over N copies with the configured workers: seconds per submission
-Figures are medians over the repeats; ratios are against the baseline of the same run.
+Prints, for the complete duke-hw2 solution notebook, medians over the repeats, every ratio
+taken within this one run (the machine's load moves absolute figures, not these ratios):
+
+1. `grader check` against plain `python` on the same code, runs interleaved:
+     python      the notebook's code cells as one script, run by the student environment's
+                 interpreter (interpreter start and imports included)
+     check       `grader check` end to end as a student runs it (a new process each time:
+                 CLI start, trial sandbox, worker start, cells, probes, judge, report)
+   The check also calls the student's functions on hidden inputs (2.3 and 2.5's training
+   function 200 times each, TernGrad draws): that is the student's code running too, and
+   the "probes" row of part 2 says how long it takes.
+2. One submission in a warm batch slot (worker, judge and caches warm), as an instructor's
+   batch grades it, split by the grader's own clocks (the events' arrival times):
+     cells       the student's code cells
+     probes      the probes: the student's functions called on hidden inputs, values read
+     overhead    everything else: job start and end (fork, namespaces), the judge (decode
+                 and checks), loading the notebook, the report
+3. The warm fork (a job of one empty cell, back to back, so each includes the tear-down of
+   the one before) and `grader grade` over N copies (seconds per submission).
+
+Profiles: `python -m pyinstrument -m graders.cli check NOTEBOOK` (pip install pyinstrument,
+in the test extras) shows where a check's time goes.
 """
 
 from __future__ import annotations
@@ -44,6 +52,89 @@ def timed(command: list[str], **kwargs) -> float:
     return time.perf_counter() - started
 
 
+class Recording:
+    """A worker pool that keeps the events and the wall time of the last job it ran."""
+
+    def __init__(self, pool):
+        self.pool, self.events, self.seconds = pool, [], 0.0
+
+    def run(self, job):
+        started = time.perf_counter()
+        self.events = self.pool.run(job)
+        self.seconds = time.perf_counter() - started
+        return self.events
+
+
+def spans(events: list[dict], start: str, end: str) -> float:
+    """The summed seconds between each `start` event and the `end` event after it."""
+    total, opened = 0.0, None
+    for event in events:
+        if event["ev"] == start:
+            opened = event["at"]
+        elif event["ev"] == end and opened is not None:
+            total, opened = total + event["at"] - opened, None
+    return total
+
+
+def check_against_python(grader: list[str], python: str, script: Path, work: Path,
+                         repeat: int) -> tuple[list[float], list[float]]:
+    baseline, check = [], []
+    for _ in range(repeat):  # interleaved: the load changes both alike
+        baseline.append(timed([python, str(script)], cwd=work, stderr=subprocess.DEVNULL))
+        check.append(timed(grader + ["check", str(NOTEBOOK), "-o", str(work / "check")],
+                           cwd=ROOT))
+    return baseline, check
+
+
+def warm_submission(course, hw2, environment, work: Path, repeat: int) -> dict[str, list]:
+    """Part 2's rows, one value per repeat."""
+    from graders.batch import write_outputs
+    from graders.grading import grade
+    from graders.judge import judges_for
+    from graders.sandbox.isolation import detect
+    from graders.sandbox.pool import Job, WorkerPool
+    rows: dict[str, list] = {}
+    judges = judges_for(hw2)
+    ask, asked = judges.ask, []
+
+    def timed_ask(*args):
+        started = time.perf_counter()
+        try:
+            return ask(*args)
+        finally:
+            asked.append(time.perf_counter() - started)
+
+    judges.ask = timed_ask
+    with WorkerPool(1, hw2.config.preload, detect(), course.limits.memory_mb,
+                    environment) as pool:
+        recording = Recording(pool)
+        grade(NOTEBOOK, hw2, recording, course.limits, "instructor", "bench")  # warm up
+        for _ in range(repeat):
+            started = time.perf_counter()
+            result = grade(NOTEBOOK, hw2, recording, course.limits, "instructor", "bench")
+            graded = time.perf_counter() - started
+            started = time.perf_counter()
+            write_outputs(result, work / "warm")
+            report = time.perf_counter() - started
+            events = recording.events
+            cells_s = spans(events, "cell_start", "cell_end")
+            probes_s = spans(events, "probe_start", "probe_end")
+            for name, value in (
+                    ("total", graded + report), ("cells", cells_s), ("probes", probes_s),
+                    ("overhead", graded + report - cells_s - probes_s),
+                    ("job start and end", recording.seconds - cells_s - probes_s),
+                    ("judge", asked[-1]),
+                    ("grade() itself", graded - recording.seconds - asked[-1]),
+                    ("report", report)):
+                rows.setdefault(name, []).append(value)
+        for _ in range(repeat * 4):
+            started = time.perf_counter()
+            pool.run(Job(["pass"], [], course.limits))
+            rows.setdefault("fork", []).append(time.perf_counter() - started)
+    judges.ask = ask
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -58,65 +149,43 @@ def main() -> None:
     subprocess.run(grader + ["key", "duke-hw2", "-o", str(work / "key")], check=True,
                    stdout=subprocess.DEVNULL)  # the key is built once and cached
 
-    baseline = [timed([sys.executable, str(script)], cwd=work, stderr=subprocess.DEVNULL)
-                for _ in range(args.repeat)]
-    check = [timed(grader + ["check", str(NOTEBOOK), "-o", str(work / "check")], cwd=ROOT)
-             for _ in range(args.repeat)]
-
     from graders import config
     from graders.assignment import load_assignment
-    from graders.execution import execute
-    from graders.grading import grade
-    from graders.sandbox.pool import WorkerPool
-    from graders.submission import load
+    from graders.sandbox.environment import for_assignment
+    from graders.sandbox.isolation import detect
     course = config.load(ROOT / "grader.toml")
     hw2 = load_assignment(course, "duke-hw2")
-    submission = load(NOTEBOOK)
-    from graders.sandbox.isolation import detect
-    from graders.sandbox.pool import Job
-    warm, sandbox, fork, own = [], [], [], []
-    for _ in range(args.repeat):
-        namespace: dict = {}
-        started = time.perf_counter()
-        for cell in submission.cells:
-            exec(compile(cell, "<cell>", "exec"), namespace)  # noqa: S102 - our own fixture
-        own.append(time.perf_counter() - started)
-    from graders.sandbox.environment import for_assignment
-    with WorkerPool(1, hw2.config.preload, detect(), course.limits.memory_mb,
-                    for_assignment(course, "duke-hw2")) as pool:
-        grade(NOTEBOOK, hw2, pool, course.limits, "student", "bench")  # warm the caches
-        for _ in range(args.repeat * 4):
-            started = time.perf_counter()
-            pool.run(Job(["pass"], [], course.limits))
-            fork.append(time.perf_counter() - started)
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            execute(pool, submission.cells, hw2.probes(), course.limits)
-            sandbox.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            grade(NOTEBOOK, hw2, pool, course.limits, "student", "bench")
-            warm.append(time.perf_counter() - started)
-
+    environment = for_assignment(course, "duke-hw2")
+    timed(grader + ["check", str(NOTEBOOK), "-o", str(work / "check")], cwd=ROOT)  # caches
+    baseline, check = check_against_python(grader, str(environment.python), script, work,
+                                           args.repeat)
+    warm = warm_submission(course, hw2, environment, work, args.repeat)
     batch_dir = work / "batch"
     batch_dir.mkdir()
     for i in range(args.batch):
         shutil.copy(NOTEBOOK, batch_dir / f"student{i:02d}.ipynb")
     batch = timed(grader + ["grade", str(batch_dir), "-o", str(work / "out")], cwd=ROOT)
 
-    base = statistics.median(baseline)
-    rows = [("baseline: python on the notebook's code", base),
-            ("the student's cells alone, imports warm", statistics.median(own)),
-            ("warm fork: a job of one empty cell", statistics.median(fork)),
-            ("grader check (new process, end to end)", statistics.median(check)),
-            ("warm: one submission graded in-process", statistics.median(warm)),
-            ("  of which sandbox execution (cells + probes)", statistics.median(sandbox)),
-            ("  overhead: warm minus the student's cells",
-             statistics.median(warm) - statistics.median(own)),
-            (f"batch: grader grade, {args.batch} submissions, per submission", batch / args.batch)]
-    print(f"duke-hw2 solution notebook, median of {args.repeat} runs, {course.workers} workers;"
-          f" sandbox: {detect().kind}")
-    for label, seconds in rows:
-        print(f"{label:<58} {seconds:7.3f} s   x{seconds / base:5.2f} of baseline")
+    median = {name: statistics.median(values) for name, values in warm.items()}
+    base, checked = statistics.median(baseline), statistics.median(check)
+    print(f"duke-hw2 solution notebook, median of {args.repeat} runs; sandbox: {detect().kind};"
+          f" student environment: {environment.name}")
+    print("1. grader check against plain python on the same code (interleaved)")
+    print(f"   {'python (student environment) on the cells':<52} {base:7.3f} s")
+    print(f"   {'grader check, end to end':<52} {checked:7.3f} s   x{checked / base:5.2f}")
+    print("2. one submission in a warm batch slot")
+    total = median["total"]
+    for name in ("total", "cells", "probes", "overhead", "job start and end", "judge",
+                 "grade() itself", "report"):
+        indent = "     " if name not in ("total", "cells", "probes", "overhead") else "   "
+        label = f"{indent}{name}"
+        print(f"{label:<55} {median[name] * 1000:8.1f} ms   {median[name] / total:6.1%}")
+    print("   overhead, counting the probes' calls of the student's functions as overhead"
+          f" {(median['overhead'] + median['probes']) * 1000:8.1f} ms")
+    print("3. fork and batch")
+    print(f"   {'warm fork: a job of one empty cell':<52} {median['fork'] * 1000:7.1f} ms")
+    print(f"   {f'grader grade, {args.batch} submissions, per submission':<52} "
+          f"{batch / args.batch:7.3f} s")
     shutil.rmtree(work, ignore_errors=True)
 
 

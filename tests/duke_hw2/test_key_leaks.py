@@ -25,7 +25,8 @@ SHOWN = {"duke-hw2": (HW2, ["solution", "wrong-sign", "biased-terngrad", "clip-a
                             "csc-index-from-column-start", "pointer-width-this-matrix",
                             "csc-size-without-pointers", "terngrad-runs-shifted",
                             "csc-4-2-from-empty-arrays"]),
-         "duke-hw4": (HW4, ["update-without-factor-2", "prune-keeps-3", "l1-without-sign"])}
+         "duke-hw4": (HW4, ["update-without-factor-2", "prune-keeps-3", "l1-without-sign",
+                            "accuracy-far-outside", "lab2-student-forms"])}
 #: Graded for the instructor too: the search must find the key there.
 INSTRUCTOR = ("wrong-sign", "pointer-width-this-matrix", "clip-after-update")
 

@@ -1,5 +1,7 @@
-"""duke-hw4 T/F and Lab 1 end to end, and its policies: the bonus is capped at 100 and a zip
-upload loses 20 percent. The lab is the same implementation as duke-hw2 3.x."""
+"""duke-hw4 end to end (T/F, Lab 1, Lab 2), and its policies: the bonus is capped at 100 and a
+zip upload loses 20 percent. Lab 1 is the same implementation as duke-hw2 3.x. Lab 2's
+examples hand in FP_layers.py beside the notebook; each STE mistake loses the property it
+breaks, and an accuracy far outside its band loses that band's share and is flagged."""
 
 from __future__ import annotations
 
@@ -11,12 +13,13 @@ import pytest
 
 from graders.assignment import load_assignment
 from graders.grading import grade
-from tests.fixtures.duke_hw4.examples import EXAMPLES, EXAMPLES_LIST, SET, notebook
+from tests.fixtures.duke_hw4.examples import (EXAMPLES, EXAMPLES_LIST, SET, STE_EXAMPLES,
+                                              fp_layers, notebook)
 from tests.fixtures.results import find_check as check
 from tests.fixtures.results import grade_examples, lost_points
 
 BY_NAME = {e.name: e for e in EXAMPLES_LIST}
-AUTO = 47  # T/F keys 1.1, 1.4, 1.9 (3) + Lab 1 (a)-(g) automatic parts (44)
+AUTO = 77  # T/F keys 1.1, 1.4, 1.9 (3) + Lab 1 (a)-(g) automatic parts (44) + Lab 2 (30)
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +32,10 @@ def results(hw4, pool, course, tmp_path_factory):
     folder = tmp_path_factory.mktemp("hw4")
     out = grade_examples(SET, folder, hw4, pool, course.limits)
     zipped = folder / "zipped.zip"
-    with zipfile.ZipFile(zipped, "w") as archive:
-        archive.write(folder / "solution.ipynb", "hw4.ipynb")
+    with zipfile.ZipFile(zipped, "w") as archive:  # the student's folder, zipped
+        archive.write(folder / "solution.ipynb", "hw4/hw4.ipynb")
+        for module in ("FP_layers.py", "resnet20.py"):
+            archive.write(folder / module, f"hw4/{module}")
     out["zipped"] = grade(zipped, hw4, pool, course.limits, "instructor", "test")
     return out
 
@@ -78,5 +83,8 @@ def test_zip_upload_loses_20_percent_of_the_capped_score(results, hw4):
 
 def test_committed_example_notebooks_are_current():
     for example in EXAMPLES_LIST:
-        committed = nbformat.read(EXAMPLES / f"{example.name}.ipynb", as_version=4)
+        path = SET.path_of(example, EXAMPLES)
+        committed = nbformat.read(path, as_version=4)
         assert committed == notebook(example), "run: python -m tests.fixtures.duke_hw4.examples"
+        assert (path.parent / "FP_layers.py").read_text() == fp_layers(
+            STE_EXAMPLES.get(example.name)), path.parent

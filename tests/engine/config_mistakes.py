@@ -62,7 +62,7 @@ MISTAKES = (
             "[limits.cell_seconds] is -3; it must be at least 1"),
     Mistake("a typo in the limits", "memory_mb = 2048 ", "memory_mbs = 2048 ",
             "[limits.memory_mbs] is not a known setting"),
-    Mistake("no workers", "workers = 2 ", "workers = 0 ",
+    Mistake("no workers", 'workers = "auto" ', "workers = 0 ",
             "[grading.workers] is 0; it must be at least 1"),
     Mistake("points that do not add up", "checks = { history = 6 }", "checks = { history = 7 }",
             "problems add up to 81 points, but handout_points = 80"),
@@ -80,6 +80,10 @@ MISTAKES = (
     Mistake("an inception filter count that is not a number", '"1x1" = 128, "3x3" = 192',
             '"1x1" = "many", "3x3" = 192',
             "[assignments.dlsp-hw3.key.cnn.inception.naive.1x1] is 'many', not an integer"),
+    Mistake("a part both checked and marked by hand",
+            "checks = { prune = 1, l1 = 1, proximal = 1, trimmed = 1 }\nmanual = { compare = 1 }",
+            "checks = { prune = 1, l1 = 1, proximal = 1, trimmed = 1 }\nmanual = { prune = 1 }",
+            'problems."3.6"] names prune both in checks and in manual'),
     Mistake("a broken TOML line", "lr = 0.1", "lr = 0.1.1", "not valid TOML"),
 )
 

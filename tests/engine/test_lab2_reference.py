@@ -75,3 +75,32 @@ def test_results_table_has_a_row_per_model(cache):
     bits = [float(line.split()[-1]) for line in lines[1:]]
     assert bits == [32.0, pytest.approx(average_precision(2, 2, 2)[1], abs=0.005),
                     pytest.approx(average_precision(4, 4, 2)[1], abs=0.005)]
+
+
+def test_cifar10_runs_are_never_computed_while_grading(cache, tmp_path):
+    """The key reads CIFAR-10 runs from the cache only; missing, it names the command."""
+    from tests.engine.test_datasets import _write_batches
+    folder = tmp_path / "cifar-10-batches-py"
+    _write_batches(folder)
+    params = {"data": "cifar10", "cifar10_path": str(folder)}
+    with pytest.raises(ValueError, match=f"grader key duke-hw4 --data cifar10={folder}"):
+        lab2_reference.key_runs(params)
+    assert not (cache / "lab2").exists() or not list((cache / "lab2").iterdir())
+
+
+def test_data_option_reads_the_source_and_its_path():
+    params = {"data": "digits", "schedule": "quick", "seed": 0}
+    assert lab2_reference.data_option("cifar10=/x", params) == {
+        **params, "data": "cifar10", "cifar10_path": "/x"}
+    assert lab2_reference.data_option("digits", params)["data"] == "digits"
+    for wrong in ("cifar10", "mnist", "digits=/x"):
+        with pytest.raises(ValueError, match="--data digits or --data cifar10=PATH"):
+            lab2_reference.data_option(wrong, params)
+
+
+def test_the_quick_digits_schedule_has_every_row_of_the_table():
+    _, _, settings = lab2_reference.run_settings({"schedule": "quick"})
+    full = LabSettings.digits()
+    assert settings.uniform_bits == full.uniform_bits and settings.mixed == full.mixed
+    assert [b for b, _ in settings.uniform_finetune] == [b for b, _ in full.uniform_finetune]
+    assert settings.total_epochs() < full.total_epochs() / 3

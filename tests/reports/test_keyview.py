@@ -37,7 +37,9 @@ def test_items_go_with_the_problem_whose_checks_read_them(hw2, course):
     assert ("distributed", "params", "lr") not in owned  # no check reads it: "other"
     hw4 = owners(load_assignment(course, "duke-hw4"))
     quantization = {k: v for k, v in hw4.items() if k[0] == "quantization"}
-    assert quantization and set(quantization.values()) == {"L2"}  # graded by hand: by name
+    assert quantization and set(quantization.values()) == {"L2.e"}  # by TOPIC_PROBLEMS
+    runs = {k: v for k, v in hw4.items() if k[0] == "runs"}
+    assert runs and set(runs.values()) == {"L2.b"}
 
 
 def test_long_arrays_are_summarised_short_ones_shown_whole():

@@ -1,0 +1,291 @@
+"""Benchmark (not a test): a class of generated duke-hw2 submissions, graded by `grader grade`
+on the local pool and on a Dask LocalCluster, with the memory it takes.
+
+    python tests/benchmarks/bench_batch.py [--count 200] [-j N] [--no-cluster] [--no-loop]
+
+The class: `--count` notebooks, one folder per student, cycling through the committed examples
+(tests/fixtures/duke_hw2/examples): about half right (the solution and its accepted forms),
+most of the rest one known mistake each, and a few broken (a syntax error, a cell that raises,
+corrupt notebook JSON, a 10 GB allocation). Each student's notebook carries its own comment,
+so no two files are the same. The notebook with an infinite loop is graded on its own
+afterwards (`--no-loop` skips it): it takes the 30 s cell limit, whatever the rest costs.
+
+Each run is the CLI as an instructor runs it (a new process, key from the cache, workers
+started, reports, gradebook, class page), timed end to end. Printed per run: wall time,
+submissions per second, the median of the reports' per-submission seconds, the grader
+side's CPU seconds per submission by process (the grader, its judges, the Dask processes;
+the sandbox's jobs are too short-lived to sample), and memory, sampled from /proc every 0.1 s:
+  grader      peak RSS of the `grader` process (VmHWM: exact)
+  slot        peak RSS of one sandbox slot (its warm worker and the job it runs), max over slots
+  judge       peak RSS of one judge process (decoding and checks), max over judges
+  dask        peak RSS of one Dask worker process (the cluster run; its slots and judges apart)
+The cluster run's ratio to the local run's wall time is measured in the same invocation. The
+load average (`uptime`) before and after is printed: on a shared machine the figures move.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+TICKS = os.sysconf("SC_CLK_TCK")
+
+from tests.fixtures.duke_hw2.examples import EXAMPLES_LIST, SET  # noqa: E402
+from tests.fixtures.notebooks import Example  # noqa: E402
+
+RIGHT = ["solution", "mean-convention", "solution", "other-conventions", "student-style-lab",
+         "solution", "student-style-distributed", "log10-loss", "solution",
+         "trim-chosen-before-the-step"]
+WRONG = ["wrong-sign", "biased-terngrad", "tf-wrong", "prune-keeps-3", "hard-threshold",
+         "csc-no-placeholders", "terngrad-runs-shifted", "clip-after-update",
+         "history-too-short", "l1-without-sign", "two-point-wrong-rows",
+         "probe-aware-terngrad", "csc-size-without-pointers", "trim-lambda-not-mu-lambda",
+         "pointer-width-this-matrix", "W-held-at-the-optimum", "terngrad-runs-scaled"]
+BROKEN = ["syntax-error", "cell-raises", "corrupt-json", "10gb-allocation"]
+#: A syntax error in one cell (a missing colon): that cell and what depends on it fail.
+SYNTAX_ERROR = Example("syntax-error", (("def p2_3_terngrad(g, s):", "def p2_3_terngrad(g, s)"),))
+
+
+def kind_of(index: int) -> str:
+    """The example student `index` writes: a cycle of 40 with 20 right, 17 wrong, 3 broken."""
+    position = index % 40
+    if position in (13, 27, 39):
+        return BROKEN[(index // 13) % len(BROKEN)]
+    slot = position - sum(position > b for b in (13, 27))
+    return RIGHT[slot // 2 % len(RIGHT)] if slot % 2 == 0 else WRONG[slot // 2 % len(WRONG)]
+
+
+def write_student(folder: Path, index: int, name: str) -> Path:
+    """folder/studentNNN/hw2.ipynb: example `name` with the student's own comment."""
+    import nbformat
+    example = SYNTAX_ERROR if name == "syntax-error" else next(
+        e for e in EXAMPLES_LIST if e.name == ("solution" if name == "corrupt-json" else name))
+    notebook = SET.notebook(example)
+    first = next(c for c in notebook.cells if c.cell_type == "code")
+    first.source += f"\n# student {index:03d}: my submission"
+    path = folder / f"student{index:03d}" / "hw2.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = nbformat.writes(notebook)
+    path.write_text(text[:len(text) // 2] if name == "corrupt-json" else text)
+    return path
+
+
+def generate(folder: Path, count: int) -> dict[str, int]:
+    """The class of `count` students in `folder`; returns how many of each example."""
+    made: dict[str, int] = {}
+    for index in range(count):
+        name = kind_of(index)
+        write_student(folder, index, name)
+        made[name] = made.get(name, 0) + 1
+    return made
+
+
+@dataclass
+class Memory:
+    """Peak resident memory (MiB) by role, and the grader side's CPU seconds by role (each
+    process's last sampled utime + stime), sampled from /proc."""
+
+    grader: float = 0.0
+    slots: dict[int, float] = field(default_factory=dict)
+    judges: dict[int, float] = field(default_factory=dict)
+    dask: dict[int, float] = field(default_factory=dict)
+    cpu: dict[str, dict[int, float]] = field(default_factory=dict)
+
+    def cpu_of(self, role: str) -> float:
+        return sum(self.cpu.get(role, {}).values())
+
+
+def _status_kb(pid: int, key: str) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return 0.0
+
+
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, command line, CPU seconds) of every process this script sees."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # state, ppid, ..., utime (12th), stime
+        found[int(entry)] = (int(fields[1]), cmdline.decode(errors="replace"),
+                             (int(fields[11]) + int(fields[12])) / TICKS)
+    return found
+
+
+def sample(root: int, memory: Memory) -> None:
+    """One look at `root`'s process tree; raises the peaks in `memory`."""
+    processes = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in processes.items():
+        children.setdefault(parent, []).append(pid)
+
+    def subtree(pid: int) -> list[int]:
+        out, todo = [], [pid]
+        while todo:
+            current = todo.pop()
+            out.append(current)
+            todo.extend(children.get(current, []))
+        return out
+
+    memory.grader = max(memory.grader, _status_kb(root, "VmHWM") / 1024)
+    memory.cpu.setdefault("grader", {})[root] = processes.get(root, (0, "", 0.0))[2]
+    tree = [pid for pid in subtree(root) if pid in processes]
+    zygotes = [p for p in tree if "worker.py" in processes[p][1]
+               and "worker.py" not in processes.get(processes[p][0], (0, "", 0.0))[1]]
+    in_slots = {q for z in zygotes for q in subtree(z)}
+    for zygote in zygotes:
+        rss = sum(_status_kb(q, "VmRSS") for q in subtree(zygote)) / 1024
+        memory.slots[zygote] = max(memory.slots.get(zygote, 0.0), rss)
+    for pid in tree:
+        if pid == root or pid in in_slots:
+            continue
+        command = processes[pid][1]
+        if "graders.judge" in command:
+            memory.judges[pid] = max(memory.judges.get(pid, 0.0), _status_kb(pid, "VmHWM") / 1024)
+            memory.cpu.setdefault("judges", {})[pid] = processes[pid][2]
+        elif "python" in command and ("distributed" in command or "spawn" in command):
+            memory.dask[pid] = max(memory.dask.get(pid, 0.0), _status_kb(pid, "VmHWM") / 1024)
+            memory.cpu.setdefault("dask", {})[pid] = processes[pid][2]
+
+
+@dataclass
+class Run:
+    label: str
+    count: int
+    wall: float
+    memory: Memory
+    seconds: list[float]
+    totals: list[float]
+    output: str
+
+
+def grade(label: str, folder: Path, out: Path, count: int, extra: list[str]) -> Run:
+    """`grader grade folder -o out EXTRA...` in a new process, timed and sampled."""
+    command = [sys.executable, "-m", "graders.cli", "grade", str(folder), "-o", str(out), *extra]
+    memory = Memory()
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)
+    reader.start()
+    while proc.poll() is None:
+        sample(proc.pid, memory)
+        time.sleep(0.1)
+    wall = time.perf_counter() - started
+    reader.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{label}: grader grade failed ({proc.returncode}):\n" + "".join(output))
+    seconds, totals = [], []
+    for result in out.glob("*/result.json"):
+        data = json.loads(result.read_text())
+        seconds.append(data["seconds"])
+        totals.append(data["total"])
+    return Run(label, count, wall, memory, seconds, totals, "".join(output))
+
+
+def describe(run: Run) -> list[str]:
+    m = run.memory
+    def peak(found: dict) -> str:
+        return f"{max(found.values()):.0f} MiB ({len(found)} over the run)" if found else "-"
+
+    lines = [f"{run.label}: {run.count} submissions in {run.wall:.1f} s = "
+             f"{run.count / run.wall:.2f} submissions/s; per-submission time (reports) "
+             f"median {statistics.median(run.seconds):.2f} s, max {max(run.seconds):.2f} s",
+             "  grader-side CPU per submission: " + ", ".join(
+                 f"{role} {m.cpu_of(role) / run.count:.3f} s" for role in ("grader", "judges",
+                                                                          "dask")
+                 if role in m.cpu),
+             f"  peak RSS: grader process {m.grader:.0f} MiB; slot {peak(m.slots)}; judge "
+             f"{peak(m.judges)}" + (f"; dask worker process {peak(m.dask)}" if m.dask else "")]
+    return lines
+
+
+def load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200, help="submissions in the class")
+    parser.add_argument("-j", "--jobs", type=int, default=None,
+                        help="slots (default: grader.toml's workers, i.e. every core)")
+    parser.add_argument("--no-cluster", action="store_true", help="skip the LocalCluster run")
+    parser.add_argument("--no-loop", action="store_true",
+                        help="skip the infinite loop's separate run (it takes 30 s)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="write the class and the outputs here and keep them")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    work.mkdir(parents=True, exist_ok=True)
+    folder = work / "class"
+    shutil.rmtree(folder, ignore_errors=True)
+    made = generate(folder, args.count)
+    jobs = ["-j", str(args.jobs)] if args.jobs else []
+    print(f"class of {args.count}: " + ", ".join(f"{n} {k}" for k, n in sorted(made.items())))
+    print(f"load before: {load()}")
+    subprocess.run([sys.executable, "-m", "graders.cli", "key", "duke-hw2", "-o",
+                    str(work / "key")], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    runs = []
+    for label, extra in [("local pool", jobs)] + ([] if args.no_cluster else [
+            ("LocalCluster", jobs + ["--dask", "local"])]):
+        out = work / label.replace(" ", "-")
+        shutil.rmtree(out, ignore_errors=True)
+        runs.append(grade(label, folder, out, args.count, extra))
+        print("\n".join(describe(runs[-1])), flush=True)
+    first = runs[0].output.splitlines()[0] if runs[0].output else ""
+    print(f"  ({first})")
+    if len(runs) == 2:
+        local, cluster = runs
+        same = _gradebook(work / "local-pool") == _gradebook(work / "LocalCluster")
+        print(f"LocalCluster / local pool wall time: {cluster.wall / local.wall:.2f}x; "
+              f"gradebooks {'identical' if same else 'DIFFER'} (totals and every check)")
+    if not args.no_loop:
+        loop = work / "loop"
+        shutil.rmtree(loop, ignore_errors=True)
+        write_student(loop, 0, "infinite-loop")
+        run = grade("infinite loop alone", loop, work / "loop-out", 1, jobs)
+        print(f"infinite loop, graded alone: {run.wall:.1f} s wall (the 30 s cell limit), "
+              f"its report says: {_limits(work / 'loop-out')}")
+    print(f"load after: {load()}")
+    if args.keep is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _gradebook(out: Path) -> list[dict]:
+    """The gradebook's rows, all columns but the time each was graded."""
+    with (out / "gradebook.csv").open(newline="") as handle:
+        return sorted(({k: v for k, v in row.items() if k not in ("graded_at",)}
+                       for row in csv.DictReader(handle)), key=lambda r: r["student"])
+
+
+def _limits(out: Path) -> str:
+    data = json.loads(next(out.glob("*/result.json")).read_text())
+    return "; ".join(data["limits_hit"]) or "no limit hit"
+
+
+if __name__ == "__main__":
+    main()
