@@ -109,7 +109,7 @@ class Batch:
 
     def stored(self, path: Path) -> GradeResult:
         row = self.gradebook.row(self.plan.identities[path].id)
-        return GradeResult.from_record(row.record)
+        return GradeResult.from_record(row.record, self.gradebook.array)
 
     def record(self, path: Path, result: GradeResult) -> Path:
         """Write the submission's report, then its gradebook row; returns the report."""
@@ -117,8 +117,10 @@ class Batch:
         result.file_sha256 = self.hashes[path]
         folder = self.plan.folders[path]
         report = write_outputs(result, self.out / folder)
+        arrays = self.gradebook.key_arrays()  # key curves stored once, not in every row
         self.gradebook.save(self.plan.identities[path], folder, result.file, self.hashes[path],
-                            self.key_hash, self.config_hash, result.to_record(), result.total)
+                            self.key_hash, self.config_hash, result.to_record(arrays),
+                            result.total, arrays)
         return report
 
     def results(self) -> list[GradeResult]:

@@ -266,7 +266,8 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
               "declare another one.")
 @click.option("--dask", metavar="ADDRESS", default=None,
               help="Grade on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786; "
-                   "`local` starts a LocalCluster here with -j threads), each Dask worker with "
+                   "`local` starts a LocalCluster here with -j threads, `local:2x1` two worker "
+                   "processes of one thread), each Dask worker with "
                    "warm sandbox slots of its own (one per thread); results land in the same "
                    "gradebook. Needs the dask extra: pip install '.[dask]' in the grader's "
                    "checkout.")

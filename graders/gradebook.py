@@ -9,7 +9,11 @@ per graded submission, after its report is on disk:
   key_hash            the answer key it was graded against (graders/keys.py)
   config_hash         the grading settings (the assignment's section of grader.toml, limits)
   graded_at, total    when (UTC) and the final mark
-  result              the whole GradeResult, plots included (GradeResult.to_record), as JSON
+  result              the whole GradeResult, plots included (GradeResult.to_record), as JSON;
+                      the plots' key curves (the same for every student) as {"ref": digest}
+
+and the key curves once each in `arrays` (digest, the array's JSON), written in the same
+transaction as the first row that refers to them.
 
 A batch killed at any moment loses at most the submissions being graded: a rerun finds every
 committed row, and grades again only what is missing, changed (file hash), or graded under
@@ -33,6 +37,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     file TEXT NOT NULL, file_hash TEXT NOT NULL, key_hash TEXT NOT NULL,
     config_hash TEXT NOT NULL, graded_at TEXT NOT NULL, total REAL NOT NULL,
     result TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS arrays (digest TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
 FILE_NAME = "gradebook.sqlite"
 
@@ -79,6 +84,23 @@ def config_hash(settings, limits) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class KeyArrays:
+    """A writer of plots' key arrays for GradeResult.to_record: {"ref": digest} for each,
+    keeping the arrays not yet stored (`new`) for the row's transaction (Gradebook.save)."""
+
+    def __init__(self, stored: set[str]):
+        self.stored, self.new = stored, {}
+
+    def __call__(self, value):
+        from graders.judge import array_digest, array_json
+        if value is None:
+            return None
+        digest = array_digest(value)
+        if digest not in self.stored:
+            self.new[digest] = array_json(value)
+        return {"ref": digest}
+
+
 class Gradebook:
     """OUT/gradebook.sqlite for one assignment; use from one thread."""
 
@@ -99,6 +121,7 @@ class Gradebook:
             raise GradebookError(f"{path} holds the marks of {owner[0]}, not {assignment}; "
                                  "grade into another output folder.")
         self.path = path
+        self._stored: set[str] | None = None  # digests in `arrays`, read on first use
 
     def row(self, student: str) -> Row | None:
         found = self.db.execute("SELECT * FROM submissions WHERE id = ?", (student,)).fetchone()
@@ -114,6 +137,21 @@ class Gradebook:
                     check["plots"] = []
             yield record
 
+    def key_arrays(self) -> KeyArrays:
+        """A writer of one result's key arrays (to_record), stored by `save`."""
+        if self._stored is None:
+            self._stored = {d for (d,) in self.db.execute("SELECT digest FROM arrays")}
+        return KeyArrays(self._stored)
+
+    def array(self, digest: str) -> dict:
+        """A stored key array's JSON (GradeResult.from_record's `resolve`)."""
+        found = self.db.execute("SELECT data FROM arrays WHERE digest = ?",
+                                (digest,)).fetchone()
+        if found is None:
+            raise GradebookError(f"{self.path}: a result refers to a key curve that is not "
+                                 "stored; grade again with --regrade.")
+        return json.loads(found[0])
+
     def current(self, student: str, file_digest: str, key: str, settings: str) -> Row | None:
         """The stored row if it was graded from this very file, key and settings."""
         row = self.row(student)
@@ -122,10 +160,14 @@ class Gradebook:
         return None
 
     def save(self, identity, folder: str, file: str, file_digest: str, key: str,
-             settings: str, record: dict, total: float) -> None:
-        """Store one graded submission in one transaction (replacing its earlier row)."""
+             settings: str, record: dict, total: float, arrays: KeyArrays | None = None) -> None:
+        """Store one graded submission in one transaction (replacing its earlier row), with
+        the key arrays its record refers to that were not stored yet (`arrays`)."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
+            if arrays is not None and arrays.new:
+                self.db.executemany("INSERT OR IGNORE INTO arrays VALUES (?, ?)",
+                                    [(d, json.dumps(a)) for d, a in arrays.new.items()])
             self.db.execute("DELETE FROM submissions WHERE id = ? OR folder = ?",
                             (identity.id, folder))
             self.db.execute(
@@ -133,6 +175,9 @@ class Gradebook:
                 (identity.id, identity.name, identity.layout, folder, file, file_digest, key,
                  settings, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), total,
                  json.dumps(record, default=str)))
+        if arrays is not None:  # committed: later rows refer to them
+            arrays.stored.update(arrays.new)
+            arrays.new = {}
 
     def close(self) -> None:
         self.db.close()

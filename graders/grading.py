@@ -137,20 +137,24 @@ class GradeResult:
                     manual_pending=self.manual_pending)
         return data
 
-    def to_record(self) -> dict:
-        """as_json() with the checks' plots: everything needed to rebuild this result."""
+    def to_record(self, key_array=None) -> dict:
+        """as_json() with the checks' plots (arrays as float64 bytes in base64, exact):
+        everything needed to rebuild this result. `key_array` writes the plots' key arrays
+        (default: inline; a gradebook stores them once, graders.gradebook.KeyArrays)."""
         data = self.as_json()
         for problem, stored in zip(self.problems, data["problems"]):
             for check, out in zip(problem.checks, stored["checks"]):
-                out["plots"] = check_to_json(check)["plots"]
+                out["plots"] = check_to_json(check, key_array)["plots"]
         return data
 
     @classmethod
-    def from_record(cls, data: dict) -> "GradeResult":
-        """The GradeResult that to_record() stored."""
+    def from_record(cls, data: dict, resolve=None) -> "GradeResult":
+        """The GradeResult that to_record() stored; `resolve(digest)` gives a key array
+        stored apart (graders.gradebook.Gradebook.array)."""
         data = {k: v for k, v in data.items()
                 if k not in ("total", "earned", "auto_points", "manual_pending")}
-        problems = [ProblemResult(**{**p, "checks": [check_from_json(c) for c in p["checks"]],
+        problems = [ProblemResult(**{**p, "checks": [check_from_json(c, resolve)
+                                                     for c in p["checks"]],
                                      "manual": [ManualPart(**m) for m in p["manual"]]})
                     for p in data.pop("problems")]
         cells = [CellRecord(**c) for c in data.pop("cells")]

@@ -6,7 +6,9 @@ in graders.symbolic. Anything malformed becomes `Malformed`, which every check t
 wrong answer of the wrong type.
 
 Decoded values: None, bool, int, float, complex, str, np.ndarray, sympy.Expr, sympy.Matrix,
-list, dict, or `Opaque` (a value of a type the wire does not carry, e.g. a function).
+list, dict, or `Opaque` (a value of a type the wire does not carry, e.g. a function). A long
+list of equal rows (a swapped function's recorded calls [g, s, out]) may come as columns, one
+block of bytes each ("rows"), and decodes into the same list of lists.
 
 Bounds are checked before the work they bound: nesting depth, items in the whole value,
 array entries in the whole value, string and number lengths; a value over one is `Malformed`
@@ -100,6 +102,8 @@ def _decode(node, budget: _Budget, depth: int) -> object:
         return symbolic.from_tree(node.get("tree"))
     if tag == "matrix":
         return symbolic.matrix_from_trees(node.get("rows"), node.get("cols"), node.get("items"))
+    if tag == "rows":
+        return _rows(node, budget, depth)
     if tag == "list":
         items = _typed(node.get("items"), list)
         budget.ensure(len(items))
@@ -163,6 +167,37 @@ def _array(node: dict, budget: _Budget) -> np.ndarray:
     if len(raw) != count * np.dtype(dtype).itemsize:
         raise Malformed("array data does not match its shape")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+
+ROW_ITEMS = {"float": "<f8", "int": "<i8", "array": None}  # a column's items: wire dtype
+
+
+def _rows(node: dict, budget: _Budget, depth: int) -> list:
+    """A table sent as columns (the worker's encode_rows) -> the list of `n` lists it stands
+    for, exactly as item-by-item decoding would give it: a "float" or "int" column's items
+    as Python numbers, an "array" column's as arrays of its shape[1:] (rows of one block).
+    Counts, shapes and sizes are checked before anything is built."""
+    if depth + 2 > MAX_DEPTH:
+        raise too_large(f"nested more than {MAX_DEPTH} levels")
+    n, columns = node.get("n"), _typed(node.get("columns"), list)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0 or not 0 < len(columns) <= 64:
+        raise Malformed("bad rows header")
+    budget.ensure(n * (1 + len(columns)))
+    budget.take(items=n * (1 + len(columns)))
+    decoded = []
+    for column in columns:
+        if not isinstance(column, dict) or column.get("item") not in ROW_ITEMS:
+            raise Malformed("bad rows column")
+        item, shape = column["item"], column.get("shape")
+        if not isinstance(shape, list) or not shape or shape[0] != n:
+            raise Malformed("bad rows column shape")
+        if item == "array" and len(shape) < 2:
+            raise Malformed("bad rows column shape")
+        if item != "array" and (len(shape) != 1 or column.get("dtype") != ROW_ITEMS[item]):
+            raise Malformed("bad rows column")
+        block = _array(column, budget)
+        decoded.append(list(block) if item == "array" else block.tolist())
+    return [list(row) for row in zip(*decoded)]
 
 
 def encode_array(arr: np.ndarray) -> dict:

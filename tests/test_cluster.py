@@ -79,6 +79,25 @@ def test_a_class_graded_on_a_local_cluster_matches_the_local_pool_and_resumes(tm
     assert again.exit_code == 0, again.output
     assert "5 submission(s) of duke-hw2: 1 to grade, 4 already graded" in again.output
     assert results(tmp_path / "dask")["bob"]["checks"]["1.3/answer"][0] == 0
+    # the worker that graded no longer runs Dask's statistical profiler (100 stack walks a
+    # second beside the sandbox slots)
+    for worker in cluster.workers.values():
+        assert not worker.periodic_callbacks["profile"].is_running()
+
+
+def test_local_cluster_layouts_are_read_or_refused_with_the_fix(tmp_path):
+    from graders.cluster import ClusterError, _layout
+    assert _layout("local", 2) == (1, 2)
+    assert _layout("local:2x1", 2) == (2, 1)
+    for wrong in ("local:2", "local:0x1", "local:x", "local:2x1x1", "local:-1x2"):
+        with pytest.raises(ClusterError, match="local:WxT"):
+            _layout(wrong, 2)
+    batch = write_class(tmp_path / "in")
+    refused = invoke(ROOT / "grader.toml", "grade", batch / "erin", "-o", tmp_path / "out",
+                     "-a", "duke-hw2", "--dask", "local:2")
+    assert refused.exit_code != 0
+    assert "--dask local:2: a LocalCluster is `local`" in refused.output
+    assert "Traceback" not in refused.output
 
 
 def test_a_worker_with_another_answer_key_is_refused(config_path, tmp_path, cluster, hw2,

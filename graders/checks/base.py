@@ -12,6 +12,7 @@ variant; a check tries the accepted ones and keeps the best. The forms an answer
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -63,6 +64,8 @@ class ProbeResult:
     ok: bool
     value: Any = None
     error: str | None = None
+    #: what checks derive from the value and share (statistical.recorded_calls), per result
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass
@@ -134,13 +137,35 @@ def join(*names: str | None) -> str | None:
     return "; ".join(n for n in names if n) or None
 
 
+#: Displays of numeric arrays by content (the key's are the same for every submission), at
+#: most SHOWN_MAX, emptied when full.
+_SHOWN: dict[tuple, str] = {}
+SHOWN_MAX = 4096
+
+
 def show(value, limit: int = 300) -> str:
-    """A short display of a decoded value for reports."""
+    """A short display of a decoded value for reports (an array's formatted once per
+    content: numpy's formatting costs about 0.1 ms an array)."""
     if isinstance(value, np.ndarray):
-        with np.printoptions(precision=6, threshold=12, edgeitems=3, suppress=False):
-            text = f"array{list(value.shape)} " + np.array2string(value, separator=", ")
-    else:
-        text = str(value)
+        if value.dtype.kind not in "biufc":
+            return _cut(_array_text(value), limit)
+        content = (value.dtype.str, value.shape, limit,
+                   hashlib.blake2b(value.tobytes(), digest_size=16).digest())
+        text = _SHOWN.get(content)
+        if text is None:
+            if len(_SHOWN) >= SHOWN_MAX:
+                _SHOWN.clear()
+            text = _SHOWN[content] = _cut(_array_text(value), limit)
+        return text
+    return _cut(str(value), limit)
+
+
+def _array_text(value: np.ndarray) -> str:
+    with np.printoptions(precision=6, threshold=12, edgeitems=3, suppress=False):
+        return f"array{list(value.shape)} " + np.array2string(value, separator=", ")
+
+
+def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + " ..."
 
 

@@ -104,15 +104,18 @@ class TrajectoryCheck(Check):
                 plot = Plot(self.title, self.ylabel, None, np.maximum(key, self.floor),
                             labels=self.labels)
                 return Outcome(0.0, readings, show(value), show(key), tolerance, plots=[plot])
-            outcomes = [self._reading(form, base, factor, arr, part, tolerance)
+            outcomes = [(self._reading(form, base, factor, arr, part, tolerance), arr, part)
                         for form, arr, part in readings for base, factor in self.bases]
-            return max(outcomes, key=lambda o: o.fraction)
+            best, arr, part = max(outcomes, key=lambda o: o[0].fraction)
+            best.student, best.expected = show(arr), show(part)  # the kept reading's only
+            return best
 
         return best_variant(self.variants, self.accepted, score)
 
     def _reading(self, form: str, base: str, factor: float, arr: np.ndarray, key: np.ndarray,
                  tolerance: str) -> Outcome:
-        """One reading of the answer (history form, log base) against the aligned key rows."""
+        """One reading of the answer (history form, log base) against the aligned key rows,
+        without the displays of `arr` and `key` (the caller shows the reading it keeps)."""
         a = np.maximum(arr * factor, self.floor)
         k = np.maximum(key, self.floor)
         plot = Plot(self.title, self.ylabel, a, k, labels=self.labels)
@@ -127,16 +130,16 @@ class TrajectoryCheck(Check):
                                               int((~step_ok[settled]).sum()))
         name = join(form, base)
         if step_ok.all():
-            return Outcome(1.0, f"all {len(step_ok)} steps match", show(arr), show(key),
-                           tolerance, name, [plot])
+            return Outcome(1.0, f"all {len(step_ok)} steps match", "", "", tolerance, name,
+                           [plot])
         first = int(np.argmin(step_ok))
         message = (f"{int(step_ok.sum())} of {len(step_ok)} steps match; first mismatch at "
                    f"step {first}")
         detail = (f"step {first}: {show(arr[first])} vs key {show(key[first])}; "
                   f"{int(step_ok[moving].sum())} of the key's {int(moving.sum())} moving steps "
                   f"match, {int(step_ok[settled].sum())} of {int(settled.sum())} settled")
-        return Outcome(partial_credit(share, self.partial_from), message, show(arr), show(key),
-                       tolerance, name, [plot], detail=detail)
+        return Outcome(partial_credit(share, self.partial_from), message, "", "", tolerance,
+                       name, [plot], detail=detail)
 
 
 class ExactCheck(Check):

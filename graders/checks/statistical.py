@@ -124,10 +124,10 @@ def training_bias(result: ProbeResult | None, delta: float) -> str:
     where nothing was recorded."""
     if result is None or not result.ok or not isinstance(result.value, dict):
         return ""
-    calls = [record for record in result.value.get("records", [])
-             if isinstance(record, list) and len(record) == 3]  # calls f(g, s)
     r, z = [], []
-    for g, s, out, _ in recorded_calls(calls)[0]:
+    for length, g, s, out, _ in recorded_calls(result.value.get("records", []), result.memo)[0]:
+        if length != 3:  # calls f(g, s) only
+            continue
         usable = (s > 0) & (np.abs(g) <= s) & np.isfinite(out)
         ratio = np.abs(g[usable]) / s[usable]
         r.append(ratio)
@@ -142,36 +142,84 @@ def training_bias(result: ProbeResult | None, delta: float) -> str:
     return ""
 
 
-def recorded_calls(records: list) -> tuple[list[tuple], dict[int, str]]:
-    """The recorded calls [g, s, ..., out] as stacks, one per broadcast shape: (g, s, out,
-    indices), each array (calls, *shape) with the calls' positions in `records`; and
-    {position: "numbers" | "shape"} for the calls whose g, s or out is not numbers or whose
-    shapes do not broadcast together. One numpy operation per stack, not per call."""
+def recorded_calls(records, memo: dict | None = None) -> tuple[list[tuple], dict[int, str]]:
+    """The recorded calls [g, s, ..., out] (lists of 3 items or more; others are skipped) as
+    stacks, one per call length and broadcast shape: (length, g, s, out, indices), each array
+    (calls, *shape), `indices` the calls' positions in `records`; and {position: "numbers" |
+    "shape"} for the calls whose g, s or out is not numbers or whose shapes do not broadcast
+    together. One numpy operation per stack, not per call. With `memo` (a ProbeResult's),
+    the stacks are built once per probe result and shared by the checks that read them."""
+    if memo is not None and "recorded_calls" in memo:
+        stacks, problems = memo["recorded_calls"]
+        return stacks, dict(problems)
+    records = records if isinstance(records, list) else []
+    grouped = _one_group(records)
+    groups, problems = grouped if grouped is not None else _groups(records)
+    stacks = []
+    for (length, *shapes), (parts, indices) in groups.items():
+        rank = len(np.broadcast_shapes(*shapes))
+        lifted = [part.reshape((len(part),) + (1,) * (rank - len(shape)) + shape)
+                  for part, shape in zip(parts, shapes)]
+        stacks.append((length,) + tuple(np.broadcast_arrays(*lifted)) + (np.array(indices),))
+    if memo is not None:
+        memo["recorded_calls"] = (stacks, problems)
+    return stacks, dict(problems)
+
+
+def _one_group(records: list):
+    """recorded_calls' groups where every call is of one length and g, s and out are each of
+    one shape, float64 arrays, floats or ints (what decoding gives an honest quantiser's
+    records), stacked by one numpy call per column; None for anything else (_groups reads
+    those)."""
+    if not records or set(map(type, records)) != {list} or len(set(map(len, records))) != 1:
+        return None
+    length = len(records[0])
+    if length < 3:
+        return None
+    parts = []
+    for column in ([r[0] for r in records], [r[1] for r in records], [r[-1] for r in records]):
+        kinds = set(map(type, column))
+        if not kinds <= {float, int, np.ndarray} or (
+                np.ndarray in kinds and {x.dtype for x in column
+                                         if type(x) is np.ndarray} != {np.dtype(np.float64)}):
+            return None
+        try:
+            parts.append(np.array(column, dtype=np.float64))
+        except (ValueError, OverflowError):  # shapes differ within the column, or an int
+            return None                        # beyond float64 (_groups says so)
+    shapes = tuple(part.shape[1:] for part in parts)
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        return None
+    return {(length,) + shapes: (parts, list(range(len(records))))}, {}
+
+
+def _groups(records: list) -> tuple[dict, dict[int, str]]:
+    """recorded_calls' groups, call by call: {(length, g, s and out shapes): ([g, s, out
+    stacks], indices)} and the calls that are not numbers or do not broadcast."""
     groups: dict[tuple, tuple[list, list, list, list]] = {}
     problems: dict[int, str] = {}
     for index, record in enumerate(records):
+        if not isinstance(record, list) or len(record) < 3:
+            continue
         g, s, out = (x if type(x) is np.ndarray and x.dtype == np.float64  # decoded: as is
-                     else as_float_array(x) for x in record[:2] + record[-1:])
+                     else as_float_array(x) for x in (record[0], record[1], record[-1]))
         if g is None or s is None or out is None:
             problems[index] = "numbers"
             continue
-        shapes = (g.shape, s.shape, out.shape)
+        shapes = (len(record), g.shape, s.shape, out.shape)
         if shapes not in groups:
             try:
-                np.broadcast_shapes(*shapes)
+                np.broadcast_shapes(*shapes[1:])
             except ValueError:
                 problems[index] = "shape"
                 continue
         group = groups.setdefault(shapes, ([], [], [], []))
         for parts, value in zip(group, (g, s, out, index)):
             parts.append(value)
-    stacks = []
-    for shapes, group in groups.items():
-        rank = len(np.broadcast_shapes(*shapes))
-        lifted = [np.stack(parts).reshape((len(parts),) + (1,) * (rank - len(shape)) + shape)
-                  for parts, shape in zip(group[:3], shapes)]
-        stacks.append(tuple(np.broadcast_arrays(*lifted)) + (np.array(group[3]),))
-    return stacks, problems
+    return {shapes: ([np.stack(parts) for parts in group[:3]], group[3])
+            for shapes, group in groups.items()}, problems
 
 
 def dkw_eps(n: int, cells: int, delta: float) -> float:
@@ -219,7 +267,8 @@ class RunDistributionCheck(Check):
             return Outcome(0.0, f"{trainer} never called {self.quantizer} in a run: it trained "
                            "with something else, so its runs are not TernGrad's",
                            show(answer["calls"][:8]))
-        off = self._outside_support(answer.get("records", []))
+        off = self._outside_support(answer.get("records", []),
+                                    results[self.probes[0].id].memo)
         if off:
             return Outcome(0.0, f"during training {self.quantizer} returned {off}",
                            show(answer["records"][:1]))
@@ -228,11 +277,10 @@ class RunDistributionCheck(Check):
         return best_variant({name: name for name in self.references}, accepted,
                             lambda name: self._compare(runs, name))
 
-    def _outside_support(self, records: list) -> str:
+    def _outside_support(self, records: list, memo: dict | None = None) -> str:
         """A description of the first recorded output outside {0, s sign(g)}, or ""."""
-        calls = [record for record in records if isinstance(record, list) and len(record) >= 3]
-        stacks, problems = recorded_calls(calls)
-        for g, s, out, indices in stacks:
+        stacks, problems = recorded_calls(records, memo)
+        for _, g, s, out, indices in stacks:
             outside = ~ternary(out, g, s, calls=True).reshape(len(indices), -1).all(axis=1)
             problems.update((int(i), "support") for i in indices[outside])
         first = problems.get(min(problems, default=-1))

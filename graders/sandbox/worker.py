@@ -97,6 +97,9 @@ def encode(value, budget=None, depth=0):
     if sympy is not None and isinstance(value, sympy.Basic):
         return {"t": "expr", "tree": encode_expr(sympy, value, budget)}
     if isinstance(value, (list, tuple)):
+        rows = encode_rows(np, torch, value, budget, depth)
+        if rows is not None:
+            return rows
         return {"t": "list", "items": [encode(v, budget, depth + 1) for v in value]}
     if isinstance(value, dict):
         return {"t": "dict", "items": [[encode(k, budget, depth + 1), encode(v, budget, depth + 1)]
@@ -120,6 +123,64 @@ def encode_array(np, value, budget):
     arr = arr.astype(target, order="C")  # keeps 0-d arrays 0-d, unlike ascontiguousarray
     return {"t": "array", "dtype": target, "shape": list(arr.shape),
             "b64": base64.b64encode(arr.tobytes()).decode("ascii")}
+
+
+ROWS_MIN = 16  # a list of fewer rows is sent item by item
+ARRAY_DTYPES = {"f": "<f8", "i": "<i8", "u": "<i8", "b": "|b1", "c": "<c16"}
+
+
+def encode_rows(np, torch, value, budget, depth):
+    """A long list of equal-length lists (or tuples) whose j-th items are all floats, all
+    ints of 64 bits, or all arrays (ndarray or torch tensor) of one shape (1-d or more) and
+    wire dtype, sent as columns: {"t": "rows", "n": rows, "columns": [{"t": "array", dtype,
+    "shape": [rows, *item shape], b64, "item": "float" | "int" | "array"}]}, decoded into the
+    same list of lists as item-by-item encoding (e.g. a swapped function's recorded calls
+    [g, s, out]); None where the list is not such a table (the caller encodes it item by
+    item, as it does past the budget or the depth limit)."""
+    if np is None or len(value) < ROWS_MIN or depth + 2 > ENCODING_LIMITS["depth"]:
+        return None
+    first = value[0]
+    if not isinstance(first, (list, tuple)) or not first:
+        return None
+    width = len(first)
+    columns = [[] for _ in range(width)]
+    for row in value:
+        if not isinstance(row, (list, tuple)) or len(row) != width:
+            return None
+        for column, item in zip(columns, row):
+            column.append(item)
+    cost, encoded = 1 + len(value) * (1 + width), []
+    for column in columns:
+        head = column[0]
+        if isinstance(head, float):
+            if not all(isinstance(v, float) for v in column):
+                return None
+            block, item = np.array([float.__float__(v) for v in column], dtype="<f8"), "float"
+        elif type(head) is int:
+            if not all(type(v) is int and -2**63 <= v < 2**63 for v in column):
+                return None
+            block, item = np.array(column, dtype="<i8"), "int"
+        else:
+            if torch is not None:
+                column = [v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v
+                          for v in column]
+            head = column[0]
+            if type(head) is not np.ndarray or head.ndim == 0:
+                return None
+            target = ARRAY_DTYPES.get(head.dtype.kind)
+            if target is None or not all(type(v) is np.ndarray and v.shape == head.shape
+                                         and ARRAY_DTYPES.get(v.dtype.kind) == target
+                                         for v in column):
+                return None
+            block, item = np.stack(column).astype(target, order="C"), "array"
+            cost += block.size
+        encoded.append({"t": "array", "dtype": str(block.dtype.str), "shape": list(block.shape),
+                        "b64": base64.b64encode(block.tobytes()).decode("ascii"),
+                        "item": item})
+    if cost > budget[0]:
+        return None  # item by item, which says where the budget ran out
+    budget[0] -= cost
+    return {"t": "rows", "n": len(value), "columns": encoded}
 
 
 def encode_expr(sympy, expr, budget):

@@ -2,6 +2,8 @@
 on the local pool and on a Dask LocalCluster, with the memory it takes.
 
     python tests/benchmarks/bench_batch.py [--count 200] [-j N] [--no-cluster] [--no-loop]
+                                           [--layouts local local:2x1]
+    python tests/benchmarks/bench_batch.py --breakdown 200   # where a submission's time goes
 
 The class: `--count` notebooks, one folder per student, cycling through the committed examples
 (tests/fixtures/duke_hw2/examples): about half right (the solution and its accepted forms),
@@ -19,7 +21,9 @@ the sandbox's jobs are too short-lived to sample), and memory, sampled from /pro
   slot        peak RSS of one sandbox slot (its warm worker and the job it runs), max over slots
   judge       peak RSS of one judge process (decoding and checks), max over judges
   dask        peak RSS of one Dask worker process (the cluster run; its slots and judges apart)
-The cluster run's ratio to the local run's wall time is measured in the same invocation. The
+Each cluster run (`--layouts`: `local` is one Dask worker process of -j threads, `local:2x1`
+two processes of one thread; the same number of slots as the local pool) has its ratio to the
+local run's wall time measured in the same invocation. The
 load average (`uptime`) before and after is printed: on a shared machine the figures move.
 """
 
@@ -236,6 +240,11 @@ def main() -> None:
     parser.add_argument("--no-cluster", action="store_true", help="skip the LocalCluster run")
     parser.add_argument("--no-loop", action="store_true",
                         help="skip the infinite loop's separate run (it takes 30 s)")
+    parser.add_argument("--layouts", nargs="+", default=["local"],
+                        help="LocalCluster layouts to run (--dask values: local, local:WxT)")
+    parser.add_argument("--breakdown", type=int, default=0, metavar="N",
+                        help="only: grade the first N students in this process on the local "
+                             "pool and print where each submission's time goes")
     parser.add_argument("--keep", type=Path, default=None,
                         help="write the class and the outputs here and keep them")
     args = parser.parse_args()
@@ -244,6 +253,12 @@ def main() -> None:
     folder = work / "class"
     shutil.rmtree(folder, ignore_errors=True)
     made = generate(folder, args.count)
+    if args.breakdown:
+        print(f"load before: {load()}")
+        print("\n".join(breakdown(sorted(folder.glob("*/hw2.ipynb"))[:args.breakdown],
+                                  args.jobs)))
+        print(f"load after: {load()}")
+        return
     jobs = ["-j", str(args.jobs)] if args.jobs else []
     print(f"class of {args.count}: " + ", ".join(f"{n} {k}" for k, n in sorted(made.items())))
     print(f"load before: {load()}")
@@ -251,17 +266,16 @@ def main() -> None:
                     str(work / "key")], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     runs = []
     for label, extra in [("local pool", jobs)] + ([] if args.no_cluster else [
-            ("LocalCluster", jobs + ["--dask", "local"])]):
-        out = work / label.replace(" ", "-")
-        shutil.rmtree(out, ignore_errors=True)
-        runs.append(grade(label, folder, out, args.count, extra))
+            (f"LocalCluster {layout}", jobs + ["--dask", layout]) for layout in args.layouts]):
+        shutil.rmtree(_out(work, label), ignore_errors=True)
+        runs.append(grade(label, folder, _out(work, label), args.count, extra))
         print("\n".join(describe(runs[-1])), flush=True)
     first = runs[0].output.splitlines()[0] if runs[0].output else ""
     print(f"  ({first})")
-    if len(runs) == 2:
-        local, cluster = runs
-        same = _gradebook(work / "local-pool") == _gradebook(work / "LocalCluster")
-        print(f"LocalCluster / local pool wall time: {cluster.wall / local.wall:.2f}x; "
+    local = runs[0]
+    for cluster in runs[1:]:
+        same = _gradebook(_out(work, local.label)) == _gradebook(_out(work, cluster.label))
+        print(f"{cluster.label} / local pool wall time: {cluster.wall / local.wall:.2f}x; "
               f"gradebooks {'identical' if same else 'DIFFER'} (totals and every check)")
     if not args.no_loop:
         loop = work / "loop"
@@ -273,6 +287,83 @@ def main() -> None:
     print(f"load after: {load()}")
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def breakdown(files: list[Path], jobs: int | None) -> list[str]:
+    """Where a warm batch's time goes, per submission (means, wall seconds as seen by the
+    grader): the student's cells (cell_start to cell_end events), the probes that run the
+    student's training functions (2.3/2.5: `...(seed) runs`), the other probes, and the
+    rest of graders.grading.grade (loading, fork, the judge's decoding and checks: the
+    trusted overhead), after one warm-up submission per slot. The floor on `jobs` cores is
+    the student's own work (cells and probes) summed over the class and divided by the
+    slots, taking it as CPU-bound."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from graders.assignment import load_assignment
+    from graders.config import load as load_config
+    from graders.grading import grade as grade_one
+    from graders.sandbox.environment import for_assignment
+    from graders.sandbox.isolation import detect
+    from graders.sandbox.pool import WorkerPool
+    config = load_config(ROOT / "grader.toml")
+    assignment = load_assignment(config, "duke-hw2")
+    slots = jobs or config.workers
+    isolation = detect()
+    local = threading.local()
+    parts: dict[str, list[float]] = {k: [] for k in ("total", "cells", "train", "probes")}
+    with WorkerPool(slots, assignment.config.preload, isolation, config.limits.memory_mb,
+                    for_assignment(config, assignment.id, progress=print)) as pool:
+        run = pool.run
+
+        def timed(job):
+            events = run(job)
+            local.events.extend(events)
+            return events
+        pool.run = timed
+
+        def one(path: Path) -> dict[str, float]:
+            local.events = []
+            seconds = grade_one(path, assignment, pool, config.limits, "instructor",
+                                isolation.describe()).seconds
+            spans = _spans(local.events)
+            train = sum(t for name, t in spans.items() if "(seed) runs" in name)
+            cells = sum(t for name, t in spans.items() if name.startswith("cell "))
+            return {"total": seconds, "cells": cells, "train": train,
+                    "probes": sum(spans.values()) - cells - train}
+        with ThreadPoolExecutor(slots) as executor:
+            list(executor.map(one, files[:slots]))  # warm-up: each slot's first job, not counted
+            for found in executor.map(one, files):
+                for key, value in found.items():
+                    parts[key].append(value)
+    mean = {key: statistics.mean(values) for key, values in parts.items()}
+    student = sum(parts["cells"]) + sum(parts["train"]) + sum(parts["probes"])
+    return [f"breakdown of {len(files)} submissions on {slots} slots (means per submission, "
+            f"wall seconds): total {mean['total']:.3f} s = student cells {mean['cells']:.3f} "
+            f"+ training-function probes (2.3/2.5) {mean['train']:.3f} + other probes "
+            f"{mean['probes']:.3f} + trusted overhead "
+            f"{mean['total'] - mean['cells'] - mean['train'] - mean['probes']:.3f}",
+            f"  floor set by the student's own work for 200 on {slots} cores: "
+            f"{student / len(files) * 200 / slots:.1f} s (of which the training probes "
+            f"{sum(parts['train']) / len(files) * 200 / slots:.1f} s)"]
+
+
+def _spans(events: list[dict]) -> dict[str, float]:
+    """Seconds from each cell's or probe's start event to its end event (grader's clock)."""
+    spans, opened = {}, {}
+    for event in events:
+        kind = event.get("ev")
+        name = f"cell {event.get('cell')}" if kind in ("cell_start", "cell_end") else \
+            f"probe {event.get('id')}"
+        if kind in ("cell_start", "probe_start"):
+            opened[name] = event.get("at", 0.0)
+        elif kind in ("cell_end", "probe_end") and name in opened:
+            spans[name] = spans.get(name, 0.0) + event.get("at", 0.0) - opened.pop(name)
+    return spans
+
+
+def _out(work: Path, label: str) -> Path:
+    """The run labelled `label`'s output folder."""
+    return work / label.replace(" ", "-").replace(":", "-")
 
 
 def _gradebook(out: Path) -> list[dict]:

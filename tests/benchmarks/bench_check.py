@@ -21,6 +21,9 @@ taken within this one run (the machine's load moves absolute figures, not these 
                  and checks), loading the notebook, the report
 3. The warm fork (a job of one empty cell, back to back, so each includes the tear-down of
    the one before) and `grader grade` over N copies (seconds per submission).
+4. The judge's work on the same submission's request, split, run here in one process
+   (median of the repeats): the request's JSON (written by the grader, read by the judge),
+   decoding the probe values (graders.wire), the checks, and the answer's JSON.
 
 Profiles: `python -m pyinstrument -m graders.cli check NOTEBOOK` (pip install pyinstrument,
 in the test extras) shows where a check's time goes.
@@ -95,9 +98,10 @@ def warm_submission(course, hw2, environment, work: Path, repeat: int) -> dict[s
     from graders.sandbox.pool import Job, WorkerPool
     rows: dict[str, list] = {}
     judges = judges_for(hw2)
-    ask, asked = judges.ask, []
+    ask, asked, requests = judges.ask, [], []
 
     def timed_ask(*args):
+        requests[:] = [args[0]]
         started = time.perf_counter()
         try:
             return ask(*args)
@@ -132,7 +136,44 @@ def warm_submission(course, hw2, environment, work: Path, repeat: int) -> dict[s
             pool.run(Job(["pass"], [], course.limits))
             rows.setdefault("fork", []).append(time.perf_counter() - started)
     judges.ask = ask
+    judge_split(hw2, requests[0], repeat, rows)
     return rows
+
+
+def judge_split(hw2, request: dict, repeat: int, rows: dict[str, list]) -> None:
+    """Part 4's rows: the judge's steps on `request`, in this process."""
+    import json
+
+    from graders.execution import decoded
+    from graders.grading import check_results, recorded_answers
+    from graders.judge import _Interned, check_to_json
+    interned = _Interned()
+    for run in range(repeat + 1):  # the first warms the caches (key arrays, displays)
+        started = time.perf_counter()
+        text = json.dumps(request)
+        parsed = json.loads(text)
+        json_s = time.perf_counter() - started
+        started = time.perf_counter()
+        for payload in parsed["probes"].values():
+            if payload.get("ok") and not payload.get("plain"):
+                decoded(payload.get("value"))
+        decode_s = time.perf_counter() - started
+        started = time.perf_counter()
+        checks = check_results(hw2, parsed)
+        recorded = recorded_answers(hw2, parsed)
+        checks_s = time.perf_counter() - started - decode_s  # check_results decodes too
+        started = time.perf_counter()
+        answer = json.dumps({"checks": {pid: [check_to_json(c, interned) for c in cs]
+                                        for pid, cs in checks.items()},
+                             "recorded": recorded})
+        json.loads(answer)
+        answer_s = time.perf_counter() - started
+        if not run:
+            continue
+        for name, value in (("request JSON", json_s), ("decode", decode_s),
+                            ("checks", checks_s), ("answer JSON", answer_s)):
+            rows.setdefault(name, []).append(value)
+        rows.setdefault("request MB", []).append(len(text) / 1e6)
 
 
 def main() -> None:
@@ -186,6 +227,10 @@ def main() -> None:
     print(f"   {'warm fork: a job of one empty cell':<52} {median['fork'] * 1000:7.1f} ms")
     print(f"   {f'grader grade, {args.batch} submissions, per submission':<52} "
           f"{batch / args.batch:7.3f} s")
+    print(f"4. the judge's steps on that request ({median['request MB']:.1f} MB), in one "
+          "process")
+    for name in ("request JSON", "decode", "checks", "answer JSON"):
+        print(f"   {name:<52} {median[name] * 1000:7.1f} ms")
     shutil.rmtree(work, ignore_errors=True)
 
 

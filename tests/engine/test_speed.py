@@ -178,6 +178,35 @@ def test_stacked_support_and_bias_agree_with_the_call_by_call_reading():
     assert statistical.training_bias(ProbeResult(True, {"records": biased}), 1e-6)
 
 
+def test_tables_of_one_shape_stack_by_column_as_call_by_call():
+    rng = np.random.default_rng(5)
+    g = [rng.normal(size=3) for _ in range(300)]
+    honest = [[x, float(np.max(np.abs(x))), None] for x in g]
+    for record in honest:
+        record[2] = record[1] * np.sign(record[0]) * (rng.random(3) < np.abs(record[0]) /
+                                                     record[1])
+    biased = [[x, s, s * np.sign(x) * (rng.random(3) < 0.5)] for x, s, _ in honest]
+    off = [list(c) for c in honest]
+    off[17][2] = off[17][2] * 1.01
+    bool_s = [list(c) for c in honest]
+    bool_s[5][1] = True  # not numbers
+    array_s = [[x, np.array([s]), out] for x, s, out in honest]  # s as a (1,) array
+    four = [[x, s, "extra", out] for x, s, out in honest]  # f(g, s, something)
+    int_s = [[x * 5, 5, 5 * np.sign(x) * (rng.random(3) < np.abs(x))] for x, _, _ in honest]
+    assert statistical._one_group(honest) is not None
+    assert statistical._one_group(bool_s) is None and statistical._one_group(four) is not None
+    assert statistical._one_group(int_s) is not None
+    for records in (honest, biased, off, bool_s, array_s, four, int_s):
+        memo = {}
+        assert run_check(records) == outside_one_by_one(records)
+        result = ProbeResult(True, {"records": records})
+        assert statistical.training_bias(result, 1e-6) == bias_one_by_one(records, 1e-6)
+        stacks, _ = statistical.recorded_calls(records, memo)
+        assert statistical.recorded_calls(records, memo)[0] is stacks  # built once
+    assert run_check(off).startswith("values outside") and not run_check(honest)
+    assert statistical.training_bias(ProbeResult(True, {"records": biased}), 1e-6)
+
+
 def test_each_stacked_call_keeps_its_own_tolerance():
     g = np.array([[1.0, -1.0], [1e-6, -1e-6]])
     s = np.array([[1.0], [1e-6]])
