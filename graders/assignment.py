@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
-from graders.checks.base import Check, Probe
+from graders.checks.base import Check, Probe, unique_probes
 from graders.config import AssignmentConfig, Config, ConfigError
 from graders.keys import Key, load_key
 
@@ -52,11 +52,8 @@ class Assignment:
         return self.config.id
 
     def probes(self) -> list[Probe]:
-        unique: dict[str, Probe] = {}
+        unique = unique_probes(c for p in self.problems for c in p.checks)
         for problem in self.problems:
-            for check in problem.checks:
-                for probe in check.probes:
-                    unique.setdefault(probe.id, probe)
             for record in problem.records.values():
                 unique.setdefault(record.probe.id, record.probe)
         return list(unique.values())

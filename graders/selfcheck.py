@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from graders.checks.base import Check, Probe
+from graders.checks.base import Check, Probe, unique_probes
 from graders.checks.public import Expect, HiddenCheck, PublicCheck
 from graders.grading import (GradeResult, _answers, check_results, problem_results,
                              recorded_answers)
@@ -104,12 +104,7 @@ class KitAssignment:
         return self.config.id
 
     def probes(self) -> list[Probe]:
-        unique: dict[str, Probe] = {}
-        for problem in self.problems:
-            for check in problem.checks:
-                for probe in check.probes:
-                    unique.setdefault(probe.id, probe)
-        return list(unique.values())
+        return list(unique_probes(c for p in self.problems for c in p.checks).values())
 
     def points(self, problem_id: str, part: str) -> float:
         return self._points.get((problem_id, part), 0.0)

@@ -115,6 +115,15 @@ class Check:
         raise NotImplementedError
 
 
+def unique_probes(checks) -> dict[str, Probe]:
+    """The probes of `checks`, each id once (checks of a submission share probes by id)."""
+    unique: dict[str, Probe] = {}
+    for check in checks:
+        for probe in check.probes:
+            unique.setdefault(probe.id, probe)
+    return unique
+
+
 def best_variant(variants: dict[str, Any], accepted: list[str],
                  score: Callable[[Any], Outcome]) -> Outcome:
     """Score the answer against every accepted variant; return the best, naming it where
