@@ -65,7 +65,7 @@ def test_matches_torch(method, opt_cls, kwargs, problem):
 def test_weight_decay_matches_torch(method, opt_cls, kwargs):
     expected = torch_trajectory(opt_cls, W0, quadratic_grad, STEPS, weight_decay=0.3, **kwargs)
     np.testing.assert_allclose(ours(method, W0, quadratic_grad, weight_decay=0.3, **kwargs), expected,
-                               rtol=1e-12)
+                               rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("method,opt_cls,kwargs", TORCH_CASES)
