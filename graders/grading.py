@@ -202,7 +202,7 @@ def _grade_into(result: GradeResult, path: Path, assignment: Assignment, pool: W
     judges.warm()  # the judge loads the key while the sandbox runs the cells
     result.student, result.from_zip = display(submission.student), submission.from_zip
     markdown = submission.markdown
-    request = {"probes": _answers(submission, assignment, pool, limits, result),
+    request = {"probes": probe_answers(submission, assignment, pool, limits, result),
                "audience": result.audience}
     try:
         answer = judges.ask(request, limits.check_s)
@@ -293,7 +293,7 @@ def free_text(markdown: list[str], problem_id: str) -> str | None:
     return "\n\n".join(found) if found else None
 
 
-def _answers(submission: Submission, assignment: Assignment, pool: WorkerPool,
+def probe_answers(submission: Submission, assignment: Assignment, pool: WorkerPool,
              limits: Limits, result: GradeResult) -> dict[str, dict]:
     """Probe payloads for the judge: the sandbox's undecoded answers for code, the sheet's
     values for answers.toml (TOML values are data already: numbers, lists the checks turn

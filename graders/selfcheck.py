@@ -34,7 +34,7 @@ from pathlib import Path
 
 from graders.checks.base import Check, Probe, unique_probes
 from graders.checks.public import Expect, HiddenCheck, PublicCheck
-from graders.grading import (GradeResult, _answers, check_results, problem_results,
+from graders.grading import (GradeResult, probe_answers, check_results, problem_results,
                              recorded_answers)
 from graders.sandbox.pool import Limits
 from graders.submission import SubmissionError, display, load
@@ -138,7 +138,7 @@ def self_check(path: Path, assignment: KitAssignment, pool, limits: Limits,
         result.error = str(exc)
         result.problems = problem_results(assignment, {}, [], result.error)
         return result
-    request = {"probes": _answers(submission, assignment, pool, limits, result),
+    request = {"probes": probe_answers(submission, assignment, pool, limits, result),
                "audience": "student"}
     result.problems = problem_results(assignment, check_results(assignment, request),
                                       submission.markdown, None,
