@@ -228,16 +228,16 @@ def substitute_data(expr: sp.Matrix, X: np.ndarray, y: np.ndarray) -> sp.Matrix:
 # --- the key ---------------------------------------------------------------------------------
 
 DEFAULTS = {"lr": 0.1, "steps": 50, "clip_T": [1, 2, 5, 10], "clip_terngrad_T": 5,
-            "envelope_runs": 2000, "seed": 2019, "cell_steps": [1, 2, 5, 10, 20, 50]}
+            "envelope_runs": 2000, "seed": 2019}
 
 
 def build_key(params: dict | None = None) -> dict:
     """Every answer of duke-hw2 2.1-2.5, per convention, plus EASGD on the same workers.
 
     Losses are reported as log L_i (natural log), the quantity the problems plot. TernGrad
-    runs are random: the key holds `envelope_runs` seeded runs' log L_i, sorted, at the steps
-    `cell_steps` (their distribution is what a student's runs are compared with), and per step
-    and worker the median and 5th/95th percentiles (for plots); see `_runs`.
+    runs are random: the key holds, per step and worker, the median and 5th/95th percentiles
+    of `envelope_runs` seeded runs (the band a student's runs are drawn against; a student's
+    runs are checked by replaying them, graders/checks/replay.py); see `_band`.
     """
     p = {**DEFAULTS, **(params or {})}
     X, y = handout_data()
@@ -255,22 +255,18 @@ def build_key(params: dict | None = None) -> dict:
             "name": c.name,
             "update": symbolic_update(c),
             "sgd_logL": log_losses(run(no_compression)),
-            "terngrad_logL": _runs(log_losses(run(terngrad_max, runs=p["envelope_runs"])),
-                                   p["cell_steps"]),
+            "terngrad_logL": _band(log_losses(run(terngrad_max, runs=p["envelope_runs"]))),
             "clip_logL": {str(T): log_losses(run(clipping(T))) for T in p["clip_T"]},
-            "clip_terngrad_logL": _runs(log_losses(run(clipped_terngrad(p["clip_terngrad_T"]),
-                                                   runs=p["envelope_runs"])), p["cell_steps"]),
+            "clip_terngrad_logL": _band(log_losses(run(clipped_terngrad(p["clip_terngrad_T"]),
+                                                   runs=p["envelope_runs"]))),
         }
     eas = easgd(X, y, lr=p["lr"], steps=p["steps"])
     key["easgd_logL"] = {name: log_losses(h) for name, h in eas.items()}
     return key
 
 
-def _runs(log_runs: np.ndarray, steps: list[int]) -> dict[str, np.ndarray]:
-    """R runs (R, steps + 1, n_workers) -> "at_steps": each worker's values at the given
-    steps, sorted over the runs (R, len(steps), n_workers); "steps"; and per step the
-    "median", "p05" and "p95" over the runs (steps + 1, n_workers)."""
+def _band(log_runs: np.ndarray) -> dict[str, np.ndarray]:
+    """R runs (R, steps + 1, n_workers) -> per step and worker the "median", "p05" and "p95"
+    over the runs (steps + 1, n_workers), and the number of "runs"."""
     q = np.quantile(log_runs, [0.05, 0.5, 0.95], axis=0)
-    return {"steps": np.asarray(steps, dtype=np.int64),
-            "at_steps": np.sort(log_runs[:, steps], axis=0),
-            "p05": q[0], "median": q[1], "p95": q[2], "runs": np.int64(log_runs.shape[0])}
+    return {"p05": q[0], "median": q[1], "p95": q[2], "runs": np.int64(log_runs.shape[0])}

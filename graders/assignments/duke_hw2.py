@@ -35,7 +35,8 @@ from graders.assignments.public_duke_hw2 import PUBLIC  # noqa: F401 - its publi
 from graders.assignments.sparse_lab import LabPart
 from graders.checks.base import Probe
 from graders.checks.numeric import ArrayCheck, TrajectoryCheck
-from graders.checks.statistical import RunDistributionCheck, TernaryQuantizerCheck
+from graders.checks.replay import ParameterServer, TrainingReplayCheck
+from graders.checks.statistical import TernaryQuantizerCheck
 from graders.checks.symbolic import SymbolicCheck
 from graders.config import AssignmentConfig
 from graders.settings import NONNEGATIVE, PROBABILITY, Setting
@@ -51,9 +52,13 @@ TOLERANCES = {
     "partial_credit_from": PROBABILITY,
     "log_floor": Setting("number", maximum=0, help="log L below which both sides count as "
                                                    "converged, at most 0 (e.g. -50)"),
-    "terngrad_runs": Setting("int", minimum=50, maximum=10_000,
-                             help="runs of the student's training function, 50 to 10000"),
-    "terngrad_resolution": NONNEGATIVE,
+    "terngrad_runs": Setting("int", minimum=3, maximum=13,
+                             help="runs of the student's training function, each replayed "
+                                  "exactly, 3 to 13 (the worker records 2000 quantiser calls, "
+                                  "150 a run)"),
+    "terngrad_replay_atol": Setting("number", above=0, maximum=0.01,
+                                    help="|x_i W - y_i| of a replayed run, absolute (float32 "
+                                         "code rounds W at ~1e-7), in (0, 0.01]"),
     "terngrad_draws": Setting("int", minimum=100, maximum=1_000_000,
                               help="quantiser draws per hidden gradient, 100 to 1e6"),
     "statistical_false_failure": Setting("number", above=0, maximum=0.01,
@@ -99,8 +104,9 @@ def build_key(params: dict) -> dict:
     return build_topics(["true_false", "distributed", "sparse", "csc"], params)
 
 
-#: Calls of the student's quantiser recorded during training (their outputs must be ternary
-#: and unbiased: statistical.training_bias); the worker keeps at most 2000.
+#: Calls of the student's quantiser recorded during training (each run is replayed from them,
+#: and their outputs must be ternary and unbiased: graders/checks/replay.py); the worker
+#: keeps at most 2000.
 RECORDED_CALLS = 2000
 
 
@@ -142,15 +148,23 @@ def problems(key: dict, cfg: AssignmentConfig) -> list[Problem]:
                      seeds=hidden_seeds(seed + int(problem[-1]), int(tol["terngrad_runs"])),
                      swap={"name": quantizer, "keep": RECORDED_CALLS})
 
-    def runs_check(probe: Probe, field: str) -> RunDistributionCheck:
-        """The trainer's runs against the key's reference runs of `field`; the convention is
-        pinned by the student's 2.2 history where it matches one."""
-        return RunDistributionCheck(
+    X, y = distributed.handout_data()
+    conventions = {c.slug: (c.aggregate, c.factor) for c in distributed.CONVENTIONS}
+
+    def runs_check(probe: Probe, field: str, clip: float | None) -> TrainingReplayCheck:
+        """The trainer's runs, each replayed from its own quantiser draws; the convention is
+        pinned by the student's 2.2 history where it matches one; the key's reference runs
+        of `field` are the band behind the student's in the report."""
+        server = ParameterServer(X, y, float(k["params"]["lr"]), int(k["params"]["steps"]), clip)
+        band = {c: (v[field]["median"], v[field]["p05"], v[field]["p95"])
+                for c, v in k["conventions"].items()}
+        return TrainingReplayCheck(
             "history", f"log L_i of {tol['terngrad_runs']:g} runs of {probe.name}", probe,
-            per_convention(field), per_convention("sgd_logL"), accepted, floor=tol["log_floor"],
-            atol=tol["trajectory_atol"], false_failure=tol["statistical_false_failure"],
-            resolution=tol["terngrad_resolution"], quantizer=quantizer, ylabel="log L_i",
-            labels=WORKERS, convention_probe=value("2.2", "logL"))
+            server, conventions, accepted, per_convention("sgd_logL"), band,
+            rtol=tol["trajectory_rtol"], atol=tol["terngrad_replay_atol"],
+            floor=tol["log_floor"], false_failure=tol["statistical_false_failure"],
+            quantizer=quantizer, ylabel="log L_i", labels=WORKERS,
+            convention_probe=value("2.2", "logL"))
 
     def quantizer_check(check_id: str, title: str, clip_T: float | None,
                         training: Probe) -> TernaryQuantizerCheck:
@@ -182,7 +196,7 @@ def problems(key: dict, cfg: AssignmentConfig) -> list[Problem]:
         ]),
         Problem("2.3", "TernGrad, s_t = max |g|", [
             quantizer_check("terngrad", "terngrad(g, s): ternary and unbiased", None, runs23),
-            runs_check(runs23, "terngrad_logL"),
+            runs_check(runs23, "terngrad_logL", None),
         ], manual={"trend": "Point out the effect of TernGrad on the trend of convergence."}),
         Problem("2.4", "Gradient clipping, T = 1, 2, 5, 10", [
             TrajectoryCheck(f"T={T}", f"log L_i with clipping at T = {T}",
@@ -194,7 +208,7 @@ def problems(key: dict, cfg: AssignmentConfig) -> list[Problem]:
         Problem("2.5", f"Clipping with TernGrad, T = {T5}", [
             quantizer_check("terngrad", f"terngrad(clip(g, {T5}), {T5}): ternary and unbiased",
                             float(T5), runs25),
-            runs_check(runs25, "clip_terngrad_logL"),
+            runs_check(runs25, "clip_terngrad_logL", float(T5)),
         ], manual={"trend": "Point out the effect of TernGrad with clipping on convergence."}),
     ]
     return [*true_false.problems(key["true_false"], STATEMENTS),  # the handout's order

@@ -32,10 +32,9 @@ DISTRIBUTED = {
     "clip_T": positive_list("the clipping thresholds T of 2.4, each > 0"),
     "clip_terngrad_T": number_above(0, "the clipping threshold of 2.5, > 0"),
     "envelope_runs": Setting("int", minimum=100, maximum=100_000,
-                             help="reference TernGrad runs, at least 100 (the two-sample test "
-                                  "needs them)"),
+                             help="reference TernGrad runs behind the band of the plots, at "
+                                  "least 100"),
     "seed": SEED,
-    "cell_steps": int_list(1, "steps at which TernGrad runs are compared, each >= 1"),
 }
 
 ROW = Setting("list", items=NUMBER, length=(1, 64))

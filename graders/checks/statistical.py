@@ -1,8 +1,8 @@
-"""Statistical checks of stochastic code (TernGrad), from many seeded draws or runs.
+"""Statistical checks of a stochastic quantiser (TernGrad), from many seeded draws.
 
-Both checks compute every statistic here, in the trusted process, from raw results the worker
-sends back, and keep the chance of failing an honest implementation below `false_failure`
-(delta, 1e-6) whatever the seeds.
+Every statistic is computed here, in the trusted process, from raw results the worker sends
+back, with the chance of failing an honest implementation below `false_failure` (delta,
+1e-6) whatever the seeds.
 
 TernaryQuantizerCheck: the student's quantiser f(g, s), N draws per hidden case (g, s), in one
 vectorised call where f allows it (the probe's `batch`), else N calls. Half the points each:
@@ -12,7 +12,7 @@ vectorised call where f allows it (the probe's `batch`), else N calls. Half the 
                 so t = s sqrt(ln(4K / delta) / (2N)) over K tested elements keeps a false
                 failure below delta / 2;
                 and the calls recorded while the student's own training ran (the runs
-                probe of RunDistributionCheck) are unbiased too, so a quantiser that is right
+                probe of graders/checks/replay.py) are unbiased too, so a quantiser that is right
                 only when the grader calls it loses this half: for a recorded element with
                 r = |g_j| / s <= 1, z = sign(g_j) out_j / s - r lies in [-1, 1] with mean 0
                 given everything before it (a martingale difference), so by Azuma-Hoeffding
@@ -21,21 +21,9 @@ vectorised call where f allows it (the probe's `batch`), else N calls. Half the 
                 r < 1/2 and r >= 1/2, where a wrong keep probability errs in opposite
                 directions (Bernoulli(1/2) keeps too many small and too few large ones).
 
-RunDistributionCheck: the student's training function, called once per hidden seed (K runs),
-returns one run's history of log L_i; the key holds R seeded reference runs. While it runs,
-the student's quantiser is wrapped (the probe's `swap`): a run that never calls it trained
-with something else, and every recorded output must lie in its ternary support. The runs'
-distribution is compared with the reference's at m cells (step, worker), by the two-sample
-Dvoretzky-Kiefer-Wolfowitz bound (Massart's constant): for n i.i.d. values,
-P(sup_x |F_n(x) - F(x)| > eps) <= 2 exp(-2 n eps^2), so with
-eps_n = sqrt(ln(4m / delta) / (2n)) each of the 2m empirical CDFs is within eps_n of its
-truth except with probability delta / (2m), all of them except with probability delta. If
-the student's runs follow the reference's distribution, then at every cell
-sup_x |F_K(x) - F_R(x)| <= eps_K + eps_R. Values are compared with a shift `resolution` on
-either side (the student's arithmetic may round differently from the reference's; with
-point masses an unshifted CDF would see a jump), and below `floor` they count as `floor`.
-Anything else fails: a deterministic history (a point mass), a shifted or scaled one, a
-biased quantiser, and a quantiser that is right only when the grader probes it.
+The quantiser's calls recorded while the student's own training ran (the probe's `swap`;
+graders/checks/replay.py replays those runs) are read here too: `recorded_calls` stacks them,
+`outside_support` finds an output outside {0, s sign(g)}, `training_bias` tests them for bias.
 """
 
 from __future__ import annotations
@@ -44,9 +32,7 @@ import math
 
 import numpy as np
 
-from graders.checks import forms
-from graders.checks.base import (Check, Outcome, Plot, Probe, ProbeResult, as_float_array,
-                                 best_variant, join, show)
+from graders.checks.base import Check, Outcome, Probe, ProbeResult, as_float_array, show
 
 
 def draws_of(value) -> np.ndarray | None:
@@ -222,140 +208,15 @@ def _groups(records: list) -> tuple[dict, dict[int, str]]:
             for shapes, group in groups.items()}, problems
 
 
-def dkw_eps(n: int, cells: int, delta: float) -> float:
-    """eps_n = sqrt(ln(4m / delta) / (2n)): one of 2m empirical CDFs of n values strays
-    further than eps_n from its truth with probability at most delta / (2m)."""
-    return math.sqrt(math.log(4 * cells / delta) / (2 * n))
-
-
-def cdf_distance(sample: np.ndarray, reference: np.ndarray, resolution: float) -> float:
-    """sup_x of F_s(x) - F_r(x + r) and of F_r(x) - F_s(x + r), r = `resolution`: the
-    Kolmogorov distance of two samples, blind to shifts within r (reference sorted)."""
-    sample = np.sort(sample)
-    points = np.concatenate([sample, reference])
-    F = lambda xs, at: np.searchsorted(xs, at, side="right") / len(xs)  # noqa: E731
-    return float(max(np.max(F(sample, points) - F(reference, points + resolution)),
-                     np.max(F(reference, points) - F(sample, points + resolution))))
-
-
-class RunDistributionCheck(Check):
-    """K runs of the student's training function against R reference runs (module
-    docstring). `references` maps a convention to its key entry (reference.distributed's
-    `_runs`: "steps", "at_steps", "median", "p05", "p95"); `deterministic` to a
-    deterministic history of the same convention (2.2's), which pins the convention where
-    the student's own answer to it (`convention_probe`) matches one; `quantizer` is the name
-    of the student's quantiser the probe swaps."""
-
-    kind = "statistical"
-
-    def __init__(self, id, title, probe: Probe, references: dict, deterministic: dict,
-                 accepted: list[str], floor: float, atol: float, false_failure: float,
-                 resolution: float, quantizer: str, ylabel: str, labels: tuple[str, ...],
-                 convention_probe: Probe):
-        super().__init__(id, title, [probe, convention_probe], frozenset({convention_probe.id}))
-        self.references, self.deterministic = references, deterministic
-        self.accepted, self.floor, self.atol = accepted, floor, atol
-        self.delta, self.resolution, self.quantizer = false_failure, resolution, quantizer
-        self.ylabel, self.labels = ylabel, labels
-
-    def evaluate(self, results: dict[str, ProbeResult]) -> Outcome:
-        answer = results[self.probes[0].id].value
-        trainer = self.probes[0].name
-        if not isinstance(answer, dict) or "calls" not in answer:
-            return Outcome(0.0, f"{trainer} gave no runs", show(answer))
-        if min(answer["calls"], default=0) == 0:
-            return Outcome(0.0, f"{trainer} never called {self.quantizer} in a run: it trained "
-                           "with something else, so its runs are not TernGrad's",
-                           show(answer["calls"][:8]))
-        off = self._outside_support(answer.get("records", []),
-                                    results[self.probes[0].id].memo)
-        if off:
-            return Outcome(0.0, f"during training {self.quantizer} returned {off}",
-                           show(answer["records"][:1]))
-        runs = as_float_array(answer["value"])
-        accepted = self._pinned(results.get(self.probes[1].id)) or self.accepted
-        return best_variant({name: name for name in self.references}, accepted,
-                            lambda name: self._compare(runs, name))
-
-    def _outside_support(self, records: list, memo: dict | None = None) -> str:
-        """A description of the first recorded output outside {0, s sign(g)}, or ""."""
-        stacks, problems = recorded_calls(records, memo)
-        for _, g, s, out, indices in stacks:
-            outside = ~ternary(out, g, s, calls=True).reshape(len(indices), -1).all(axis=1)
-            problems.update((int(i), "support") for i in indices[outside])
-        first = problems.get(min(problems, default=-1))
-        return {"numbers": "something other than numbers",
-                "shape": "an array not shaped like its gradient",
-                "support": "values outside {0, s sign(g)}"}.get(first, "")
-
-    def _compare(self, runs: np.ndarray | None, name: str) -> Outcome:
-        ref = self.references[name]
-        steps, at_steps = np.asarray(ref["steps"]), np.maximum(ref["at_steps"], self.floor)
-        median = np.maximum(ref["median"], self.floor)
-        band = (np.maximum(ref["p05"], self.floor), np.maximum(ref["p95"], self.floor))
-        tolerance = (f"two-sample DKW at {at_steps.shape[1] * at_steps.shape[2]} cells, "
-                     f"false-failure rate < {self.delta:g}")
-        plot = lambda student: Plot(self.title, self.ylabel, student, median,  # noqa: E731
-                                    band=band, labels=self.labels)
-        fitted, form = self._runs(runs, median.shape)
-        if fitted is None:
-            return Outcome(0.0, form, show(runs), "", tolerance, plots=[plot(None)])
-        readings = [(join(f, base), offset, np.maximum(fitted * factor, self.floor))
-                    for f, offset in forms.alignments(fitted.shape[1], median.shape[0])
-                    for base, factor in forms.LOG_BASES]
-        cells = at_steps.shape[1] * at_steps.shape[2]
-        bound = dkw_eps(len(fitted), cells, self.delta) + dkw_eps(len(at_steps), cells,
-                                                                  self.delta)
-        best = None
-        for label, offset, a in readings:
-            worst = (-1.0, 0, 0)
-            for c, step in enumerate(steps):
-                row = int(step) - offset
-                if not 0 <= row < a.shape[1]:
-                    continue
-                for worker in range(a.shape[2]):
-                    d = cdf_distance(a[:, row, worker], at_steps[:, c, worker], self.resolution)
-                    worst = max(worst, (d, int(step), worker))
-            if best is None or worst[0] < best[1][0]:
-                best = (label, worst, a)
-        label, (distance, step, worker), a = best
-        shown = plot(np.median(a, axis=0))
-        detail = f"largest CDF distance {distance:.3f} at step {step}, bound {bound:.3f}"
-        if distance <= bound:
-            return Outcome(1.0, f"{len(a)} runs distributed like TernGrad's", show(a[0]),
-                           "", tolerance, label or None, [shown], detail)
-        same = np.all(a == a[:1])
-        why = (f"all {len(a)} runs are identical: not a stochastic method" if same else
-               f"the runs are not distributed like TernGrad's (at step {step}, "
-               f"{self.labels[worker] if worker < len(self.labels) else worker})")
-        return Outcome(0.0, why, show(a[0]), "", tolerance, plots=[shown], detail=detail)
-
-    def _runs(self, runs: np.ndarray | None, shape: tuple) -> tuple[np.ndarray | None, str]:
-        """The runs as (K, rows, workers) with rows n + 1 or n; or None and why."""
-        if runs is None or runs.ndim < 2:
-            return None, "expected one history of numbers per run"
-        rows = runs.shape[1]
-        fitted, _ = forms.lay_out(runs, (len(runs), rows) + tuple(shape[1:]))
-        if fitted is None or not forms.alignments(rows, shape[0]):
-            return None, (f"each run: expected {forms.history_rows(shape[0])}, each "
-                          f"{forms.shape_text(shape[1:])}, got {forms.shape_text(runs.shape[1:])}")
-        if np.isnan(fitted).any():
-            return None, "a run contains NaN"
-        return fitted, ""
-
-    def _pinned(self, result: ProbeResult | None) -> list[str]:
-        """The one accepted convention whose deterministic history the student's own answer
-        to it matches, in any accepted form; [] where none does (then all are tried)."""
-        if result is None or not result.ok:
-            return []
-        for name in self.accepted:
-            key = np.maximum(np.asarray(self.deterministic[name], float), self.floor)
-            readings = forms.histories(result.value, key)
-            if isinstance(readings, str):
-                return []
-            for _, arr, part in readings:
-                for _, factor in forms.LOG_BASES:
-                    if np.isclose(np.maximum(arr * factor, self.floor), part, rtol=1e-6,
-                                  atol=self.atol).all():
-                        return [name]
-        return []
+def outside_support(records: list, memo: dict | None = None) -> str:
+    """What the first recorded call [g, s, out] that is not a ternary draw gives: "something
+    other than numbers", "an array not shaped like its gradient" or "values outside
+    {0, s sign(g)}"; "" where every one is."""
+    stacks, problems = recorded_calls(records, memo)
+    for _, g, s, out, indices in stacks:
+        outside = ~ternary(out, g, s, calls=True).reshape(len(indices), -1).all(axis=1)
+        problems.update((int(i), "support") for i in indices[outside])
+    first = problems.get(min(problems, default=-1))
+    return {"numbers": "something other than numbers",
+            "shape": "an array not shaped like its gradient",
+            "support": "values outside {0, s sign(g)}"}.get(first, "")

@@ -374,18 +374,46 @@ def seed_everything(seed):
 
 class Recorder:
     """Stands in for a student's function while another one runs: calls it, counts the calls
-    and keeps the first `keep` (args..., result) of them."""
+    and keeps the first `keep` (args..., result) of them: arguments given by keyword in their
+    positions, arrays copied as they were at the call (the caller may overwrite them after:
+    `g[i] = f(g[i], s)`)."""
 
     def __init__(self, function, keep):
         self.function, self.keep = function, keep
         self.calls, self.records = 0, []
+        try:
+            import inspect
+            self.signature = inspect.signature(function)
+        except (TypeError, ValueError):
+            self.signature = None
 
     def __call__(self, *args, **kwargs):
+        kept = len(self.records) < self.keep
+        if kept:
+            given = args
+            if kwargs and self.signature is not None:
+                try:
+                    given = self.signature.bind(*args, **kwargs).args
+                except TypeError:
+                    pass
+            given = [snapshot(a) for a in given]
         result = self.function(*args, **kwargs)
         self.calls += 1
-        if len(self.records) < self.keep:
-            self.records.append(list(args) + [result])
+        if kept:
+            self.records.append(given + [snapshot(result)])
         return result
+
+
+def snapshot(value):
+    """`value` as it is now: numpy arrays and torch tensors copied, lists copied a level deep
+    (other values are kept as they are)."""
+    if hasattr(value, "copy") and type(value).__module__ == "numpy":
+        return value.copy()
+    if hasattr(value, "detach") and hasattr(value, "clone"):
+        return value.detach().clone()
+    if isinstance(value, list):
+        return [snapshot(v) if hasattr(v, "copy") else v for v in value]
+    return value
 
 
 def answer_call(probe, target, namespace):

@@ -198,103 +198,13 @@ def test_exact_check_compares_value_and_type():
     assert count.evaluate(ok("225")).fraction == 0
 
 
-# --- TernGrad runs: the distribution of a training function's runs (2.3, 2.5) ---------------
+# --- the quantiser's calls recorded while the student's training ran (2.3, 2.5) -----------
 
-from graders.checks.statistical import RunDistributionCheck  # noqa: E402
 from reference import distributed as d  # noqa: E402
 
 X, Y = d.handout_data()
-MEAN = d.Convention("mean", 2)
-RUNS = Probe("runs", "call", "train", ({"t": "seed"},), seeds=tuple(range(200)),
-             swap={"name": "quantize", "keep": 5})
-PINNED = Probe("sgd", "value", "sgd")
-
-
-@pytest.fixture(scope="module")
-def reference():
-    key = d.build_key({"envelope_runs": 2000})
-    return {c: key["conventions"][c] for c in ("mean_x2", "sum_x2")}
-
-
-def runs_check(reference, field):
-    return RunDistributionCheck(
-        "history", "t", RUNS, {c: v[field] for c, v in reference.items()},
-        {c: v["sgd_logL"] for c, v in reference.items()}, ["mean_x2", "sum_x2"], floor=-50,
-        atol=1e-3, false_failure=1e-6, resolution=1e-6, quantizer="quantize",
-        ylabel="log L", labels=("L_1", "L_2", "L_3"), convention_probe=PINNED)
-
-
-def runs_of(compress, seed, runs=200):
-    return d.log_losses(d.train(X, Y, MEAN, compress=compress, seed=seed, runs=runs))
-
-
-def run_results(runs, calls=150, records=None, sgd=None):
-    g = np.array([0.5, -2.0, 0.0])
-    records = records if records is not None else [[g, 2.0, np.array([0.0, -2.0, 0.0])]]
-    pinned = ProbeResult(True, sgd) if sgd is not None else ProbeResult(False, error="none")
-    return {"runs": ProbeResult(True, {"value": runs, "calls": [calls] * len(runs),
-                                       "records": records}), "sgd": pinned}
-
-
-def biased_terngrad(g, rng):
-    """b ~ Bernoulli(0.5): ternary, but E[g~] != g."""
-    s = np.max(np.abs(g), axis=-1, keepdims=True)
-    return s * np.sign(g) * (rng.random(g.shape) < 0.5)
-
-
-@pytest.mark.parametrize("field, compress", [("terngrad_logL", d.terngrad_max),
-                                             ("clip_terngrad_logL", d.clipped_terngrad(5))])
-def test_honest_runs_pass_every_time_tried(reference, field, compress):
-    """False failures: 200 honest students (200 runs each, fresh seeds) all pass, in any form:
-    51 rows or 50 recorded after each step, log base e or 10."""
-    check = runs_check(reference, field)
-    runs = runs_of(compress, seed=777, runs=200 * 200).reshape(200, 200, 51, 3)
-    forms_of = (lambda r: r, lambda r: r[:, 1:], lambda r: r / np.log(10))
-    for i, student in enumerate(runs):
-        outcome = check.evaluate(run_results(forms_of[i % 3](student)))
-        assert outcome.fraction == 1, (i, outcome.message, outcome.detail)
-
-
-@pytest.mark.parametrize("field, compress, deterministic", [
-    ("terngrad_logL", d.terngrad_max, d.no_compression),
-    ("clip_terngrad_logL", d.clipped_terngrad(5), d.clipping(5))])
-def test_anything_but_terngrad_runs_earns_nothing(reference, field, compress, deterministic):
-    check = runs_check(reference, field)
-    exact = d.log_losses(d.train(X, Y, MEAN, compress=deterministic))
-    honest = runs_of(compress, seed=5)
-    biased = runs_of(biased_terngrad if field == "terngrad_logL" else
-                     lambda g, rng: 5 * np.sign(d.clip(g, 5)) * (rng.random(g.shape) < 0.5), 6)
-    garbage = {"deterministic": np.broadcast_to(exact, (200, 51, 3)),
-               "scaled": np.broadcast_to(exact * (1 + 1e-5), (200, 51, 3)),
-               "shifted": honest + 5, "constant": np.zeros((200, 51, 3)),
-               "biased quantiser": biased}
-    for name, runs in garbage.items():
-        outcome = check.evaluate(run_results(np.array(runs)))
-        assert outcome.fraction == 0, (name, outcome.detail)
-    assert "not a stochastic method" in check.evaluate(run_results(np.array(
-        garbage["deterministic"]))).message
-
-
-def test_the_probed_quantiser_must_be_the_one_that_trained(reference):
-    check = runs_check(reference, "terngrad_logL")
-    honest = runs_of(d.terngrad_max, seed=8)
-    assert check.evaluate(run_results(honest)).fraction == 1
-    never = check.evaluate(run_results(honest, calls=0))
-    assert never.fraction == 0 and "never called quantize" in never.message
-    g = np.array([0.5, -2.0, 0.0])
-    off = check.evaluate(run_results(honest, records=[[g, 2.0, np.array([0.5, -2.0, 0.0])]]))
-    assert off.fraction == 0 and "outside {0, s sign(g)}" in off.message
-
-
-def test_a_deterministic_history_pins_the_convention(reference):
-    """Runs of the sum convention pass when nothing pins one, and fail once the student's own
-    2.2 history says mean: a loose match to another convention does not count."""
-    check = runs_check(reference, "terngrad_logL")
-    sum_runs = d.log_losses(d.train(X, Y, d.Convention("sum", 2), compress=d.terngrad_max,
-                                    seed=9, runs=200))
-    assert check.evaluate(run_results(sum_runs)).variant == "sum_x2"
-    mean_sgd = reference["mean_x2"]["sgd_logL"]
-    assert check.evaluate(run_results(sum_runs, sgd=mean_sgd)).fraction == 0
+RUNS = Probe("runs", "call", "train", ({"t": "seed"},), seeds=tuple(range(12)),
+             swap={"name": "quantize", "keep": 2000})
 
 
 def test_quantizer_check_reads_one_batched_call():

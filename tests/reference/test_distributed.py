@@ -71,29 +71,24 @@ def test_terngrad_is_ternary_and_unbiased_by_monte_carlo():
     assert np.all(np.abs(draws.mean(0) - g) <= 6 * sd + 1e-12)
 
 
-def test_stored_runs_match_fresh_runs_and_their_summaries():
-    """The key's sorted runs at the chosen steps against 2000 fresh runs of another seed: the
-    two-sample Kolmogorov distance, computed by brute force over every value, stays within
-    the DKW bound the grader uses (false-failure rate 1e-6); the medians are those of the
-    stored runs."""
+def test_the_band_of_the_plots_agrees_with_fresh_runs():
+    """The key's 5th, 50th and 95th percentiles of log L_i per step against 2000 fresh runs of
+    another seed: by the DKW bound (both samples of 2000, false-failure rate 1e-6 over every
+    cell), each stored quantile q lies between the fresh quantiles q - 2 eps and q + 2 eps."""
     key = d.build_key({"envelope_runs": 2000})
+    cells = 3 * 51 * 3 * 2 * len(d.CONVENTIONS)
+    eps = np.sqrt(np.log(2 * cells / 1e-6) / (2 * 2000))
     for c in d.CONVENTIONS:
         for field, compress in (("terngrad_logL", d.terngrad_max),
                                 ("clip_terngrad_logL", d.clipped_terngrad(5))):
             entry = key["conventions"][c.slug][field]
-            steps = list(entry["steps"])
-            assert steps == d.DEFAULTS["cell_steps"] and entry["at_steps"].shape == (2000, 6, 3)
             fresh = d.log_losses(d.train(X, Y, c, compress=compress, seed=12345, runs=2000))
-            eps = 2 * np.sqrt(np.log(4 * 18 / 1e-6) / (2 * 2000))
-            for k, step in enumerate(steps):
-                for worker in range(3):
-                    a = np.maximum(entry["at_steps"][:, k, worker], -50)
-                    b = np.maximum(fresh[:, step, worker], -50)
-                    points = np.concatenate([a, b])[:, None]
-                    distance = np.abs((a <= points).mean(1) - (b <= points).mean(1)).max()
-                    assert distance <= eps, (c.slug, field, step, worker)
-            np.testing.assert_allclose(entry["median"][steps],
-                                       np.median(entry["at_steps"], axis=0), atol=1e-12)
+            for name, q in (("p05", 0.05), ("median", 0.5), ("p95", 0.95)):
+                low = np.quantile(fresh, max(q - 2 * eps, 0), axis=0)
+                high = np.quantile(fresh, min(q + 2 * eps, 1), axis=0)
+                assert np.all((low - 1e-9 <= entry[name]) & (entry[name] <= high + 1e-9)), \
+                    (c.slug, field, name)
+            assert entry["runs"] == 2000
 
 
 def test_easgd_with_no_elastic_pull_is_independent_gradient_descent():
