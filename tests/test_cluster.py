@@ -134,3 +134,24 @@ def test_the_task_shipped_to_a_worker_carries_no_key_value(course, hw2):
     assert len(values) > 100
     for value in values:
         assert struct.pack(">d", value) not in shipped and struct.pack("<d", value) not in shipped
+
+
+def test_dask_local_in_its_own_processes_matches_the_local_pool(tmp_path):
+    """`grader grade --dask local:1x2` as a user runs it: a new grader process that starts a
+    LocalCluster whose worker is another process (its own warm sandbox slots and key)."""
+    import subprocess
+    import sys
+    batch = tmp_path / "in"
+    for student, example in (("alice", "solution"), ("bob", "wrong-sign")):
+        (batch / student).mkdir(parents=True)
+        shutil.copy(EXAMPLES / f"{example}.ipynb", batch / student / "hw2.ipynb")
+    local = invoke(ROOT / "grader.toml", "grade", batch, "-o", tmp_path / "local", "-j", "2")
+    assert local.exit_code == 0, local.output
+    command = [sys.executable, "-m", "graders.cli", "--config", str(ROOT / "grader.toml"),
+               "grade", str(batch), "-o", str(tmp_path / "dask"), "--dask", "local:1x2"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "on the Dask cluster" in run.stdout + run.stderr
+    mine, theirs = results(tmp_path / "local"), results(tmp_path / "dask")
+    assert set(theirs) == {"alice", "bob"} and theirs == mine
+    assert mine["alice"]["total"] > mine["bob"]["total"] > 0
