@@ -137,6 +137,10 @@ class TrainingReplayCheck(Check):
         runs, why = self._histories(answer["value"], len(calls))
         if runs is None:
             return Outcome(0.0, why, show(answer["value"]))
+        if len(runs) > 1 and np.all(runs == runs[:1]):
+            return Outcome(0.0, f"all {len(runs)} runs returned the same history: not a "
+                           "stochastic method (each run should differ: seed with its `seed`, "
+                           "or leave the seeding to the grader)", show(runs[0][:3]))
         followed = self._followed_runs(records, result.memo, calls)
         if isinstance(followed, str):
             return Outcome(0.0, followed, show(records[:1]))
@@ -221,11 +225,8 @@ class TrainingReplayCheck(Check):
         else:
             mismatch.run = int(indices[mismatch.run])
             plots = [plot(readings[0][2])]
-        message = self._message(mismatch)
-        if mismatch.what == "history" and np.all(runs == runs[:1]):
-            message = f"all {len(runs)} runs returned the same history: not a stochastic method"
-        return Outcome(0.0, message, show(runs[mismatch.run][:3]), "", tolerance, plots=plots,
-                       detail=mismatch.detail)
+        return Outcome(0.0, self._message(mismatch), show(runs[mismatch.run][:3]), "",
+                       tolerance, plots=plots, detail=mismatch.detail)
 
     def _residuals(self, g, s, out, aggregate: str, factor: int):
         """The replayed |x_i W^k - y_i| (runs, K + 1, n), or the first call that is not what
