@@ -159,11 +159,12 @@ def _probe_result(event: dict, limits: Limits, decode: bool) -> ProbeResult:
     return decoded(event.get("value"))
 
 
-def decoded(value) -> ProbeResult:
-    """The worker's tagged JSON value as a ProbeResult: decoded (graders.wire), or failed with
-    the reason it could not be read."""
+def decoded(value, blobs: wire.Blobs | None = None) -> ProbeResult:
+    """The worker's tagged JSON value as a ProbeResult: decoded (graders.wire; `blobs`: its
+    arrays' texts, where a judge's request carried them apart), or failed with the reason it
+    could not be read."""
     try:
-        return ProbeResult(True, wire.decode(value))
+        return ProbeResult(True, wire.decode(value, blobs))
     except (wire.Malformed, symbolic.NotAnExpression) as exc:
         return ProbeResult(False, error=f"the value could not be read: {exc}")
     except RecursionError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -129,7 +129,10 @@ class GradeResult:
         self.deductions = deductions(policies, self.from_zip, self.days_late)
 
     def as_json(self) -> dict:
-        data = asdict(self)
+        """The result as plain JSON, without the checks' plots (to_record adds them): they
+        are left out before asdict, which would deep-copy every array."""
+        data = asdict(replace(self, problems=[
+            replace(p, checks=[replace(c, plots=[]) for c in p.checks]) for p in self.problems]))
         for problem in data["problems"]:
             for check in problem["checks"]:
                 check.pop("plots")
@@ -242,9 +245,11 @@ def problem_results(assignment: Assignment, checks: dict[str, list[CheckResult]]
     return out
 
 
-def check_results(assignment: Assignment, request: dict) -> dict[str, list[CheckResult]]:
+def check_results(assignment: Assignment, request: dict,
+                  blobs=None) -> dict[str, list[CheckResult]]:
     """Run in a judge (graders/judge.py): decode the probe payloads of `request` (the worker's
-    tagged JSON, or an answer sheet's plain values) and score every check for the audience."""
+    tagged JSON, its arrays' texts in `blobs` where they came apart, or an answer sheet's
+    plain values) and score every check for the audience."""
     probes = {}
     for probe_id, payload in request["probes"].items():
         if not payload.get("ok"):
@@ -252,7 +257,7 @@ def check_results(assignment: Assignment, request: dict) -> dict[str, list[Check
         elif payload.get("plain"):
             probes[probe_id] = ProbeResult(True, payload.get("value"))
         else:
-            probes[probe_id] = decoded(payload.get("value"))
+            probes[probe_id] = decoded(payload.get("value"), blobs)
     out = {}
     for problem in assignment.problems:
         show_key = _shows_key(assignment.config.problems[problem.id].show_key,
@@ -262,9 +267,11 @@ def check_results(assignment: Assignment, request: dict) -> dict[str, list[Check
     return out
 
 
-def recorded_answers(assignment: Assignment, request: dict) -> dict[str, dict[str, str]]:
+def recorded_answers(assignment: Assignment, request: dict,
+                     blobs=None) -> dict[str, dict[str, str]]:
     """Run in a judge: {problem id: {manual part: the student's answer, shown}} for the
-    manual parts graded from an answer (Problem.records), where the answer could be read."""
+    manual parts graded from an answer (Problem.records), where the answer could be read
+    (`blobs` as in check_results)."""
     out: dict[str, dict[str, str]] = {}
     for problem in assignment.problems:
         for part, record in problem.records.items():
@@ -272,7 +279,7 @@ def recorded_answers(assignment: Assignment, request: dict) -> dict[str, dict[st
             if not payload.get("ok"):
                 continue
             value = (payload.get("value") if payload.get("plain")
-                     else decoded(payload.get("value")).value)
+                     else decoded(payload.get("value"), blobs).value)
             if record.field is not None:
                 value = value.get(record.field) if isinstance(value, dict) else None
             if value is not None:

@@ -9,9 +9,12 @@ its size bounds) and scores every check (graders.grading.check_result). The grad
 waits for the answer with a deadline; a judge that does not answer in time is killed and
 replaced, and the submission's checks score zero with "too large to check in N s".
 
-Between the grader and its judges: length-prefixed JSON both ways, and once, at start, the
-assignment's settings (`AssignmentConfig`, the grader's own configuration object, pickled:
-nothing a submission wrote is ever unpickled).
+Between the grader and its judges: length-prefixed messages both ways, and once, at start,
+the assignment's settings (`AssignmentConfig`, the grader's own configuration object, pickled:
+nothing a submission wrote is ever unpickled). A request is its JSON with the base64 texts of
+the probes' arrays taken out and sent after it (`request_frame`, graders.wire.split_arrays:
+JSON would scan those megabytes twice), read back by `read_request` without copying them;
+an answer is JSON.
 
 Plot arrays cross as float64 bytes in base64 (`array_json`: exact, and far cheaper to write
 and read than the numbers). Key curves in plots (a check's Plot.key and band, the same for
@@ -34,6 +37,7 @@ import json
 import os
 import pickle
 import queue
+import secrets
 import signal
 import struct
 import subprocess
@@ -46,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from graders import wire
 from graders.checks.base import Plot
 
 HEADER = struct.Struct("<Q")
@@ -74,10 +79,12 @@ class Judge:
         env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self.proc = subprocess.Popen([sys.executable, "-m", "graders.judge"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env, cwd=root)
-        self._send_bytes(pickle.dumps(settings))
+        self._send([pickle.dumps(settings)])
 
-    def _send_bytes(self, data: bytes) -> None:
-        self.proc.stdin.write(HEADER.pack(len(data)) + data)
+    def _send(self, parts: list[bytes]) -> None:
+        """One message: its length, then its parts back to back."""
+        self.proc.stdin.write(HEADER.pack(sum(map(len, parts))))
+        self.proc.stdin.writelines(parts)
         self.proc.stdin.flush()
 
     def _read_exactly(self, count: int, deadline: float) -> bytes:
@@ -105,7 +112,7 @@ class Judge:
                 if self._receive(time.monotonic() + START_S).get("ready") is not True:
                     raise JudgeTimeout("the judge did not start")
                 self._ready = True
-            self._send_bytes(json.dumps(request, default=_plain).encode())
+            self._send(request_frame(request))
             answer = self._receive(time.monotonic() + seconds)
             for checks in answer["checks"].values():
                 for check in checks:
@@ -191,6 +198,36 @@ def _readable(fd: int, timeout: float) -> bool:
 def _plain(value):
     """JSON for the values of an answer sheet that JSON lacks (TOML dates and times)."""
     return str(value)
+
+
+def request_frame(request: dict) -> list[bytes]:
+    """A request as sent to a judge, in parts: the length of its JSON, the JSON, then the
+    base64 texts of the probes' arrays, which the JSON refers to (graders.wire.split_arrays,
+    under a nonce drawn here) and whose lengths it lists ("blobs")."""
+    nonce, texts = secrets.token_hex(16), []
+    probes = {pid: {**payload, "value": wire.split_arrays(payload.get("value"), texts, nonce)}
+              if payload.get("ok") and not payload.get("plain") else payload
+              for pid, payload in request["probes"].items()}
+    head = json.dumps({**request, "probes": probes, "nonce": nonce,
+                       "blobs": [len(text) for text in texts]}, default=_plain).encode()
+    return [HEADER.pack(len(head)), head, *texts]
+
+
+def read_request(data: bytes) -> tuple[dict, wire.Blobs]:
+    """The request and its arrays' texts (views of `data`, not copies) from the bytes of a
+    request_frame; ValueError where they do not add up."""
+    view = memoryview(data)
+    (size,) = HEADER.unpack_from(view)
+    request = json.loads(view[HEADER.size:HEADER.size + size].tobytes())
+    lengths, nonce = request.pop("blobs"), request.pop("nonce")
+    if not all(type(n) is int and n >= 0 for n in lengths) or \
+            HEADER.size + size + sum(lengths) != len(view):
+        raise ValueError("a request whose parts do not add up")
+    texts, at = [], HEADER.size + size
+    for length in lengths:
+        texts.append(view[at:at + length])
+        at += length
+    return request, wire.Blobs(texts, nonce)
 
 
 class Judges:
@@ -347,7 +384,8 @@ def _from_list(value) -> np.ndarray | None:
 # --- the judge process ---------------------------------------------------------------------------
 
 def serve() -> None:
-    """Read the settings, build the assignment, then answer requests until end of input:
+    """Read the settings, build the assignment, then answer requests (each a request_frame)
+    until end of input:
     {"probes": {id: {"ok", "value" (tagged JSON), "error", "memory"}} | {"answers": {...}},
      "audience"} -> {"checks": {problem id: [CheckResult as JSON]},
                     "recorded": {problem id: {manual part: the answer it is graded from}}}."""
@@ -381,13 +419,13 @@ def _answer_requests(assignment, inp, out) -> None:
     interned = _Interned()
     while True:
         try:
-            request = json.loads(read(HEADER.unpack(read(HEADER.size))[0]))
+            request, blobs = read_request(read(HEADER.unpack(read(HEADER.size))[0]))
         except EOFError:
             return
-        checks = check_results(assignment, request)
+        checks = check_results(assignment, request, blobs)
         answer({"checks": {pid: [check_to_json(c, interned) for c in cs]
                            for pid, cs in checks.items()},
-                "recorded": recorded_answers(assignment, request)})
+                "recorded": recorded_answers(assignment, request, blobs)})
 
 
 if __name__ == "__main__":

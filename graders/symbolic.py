@@ -18,7 +18,10 @@ over a bound is a `NotAnExpression` whose message starts with "too large to chec
 Trees already built in this process are remembered by the sha256 of their JSON text (a
 batch's judge meets the same answer in many notebooks; building 2.1's W* takes ~0.1 s):
 the same text always builds the same expression, and sympy expressions are immutable
-(matrices are handed out as copies).
+(matrices are handed out as copies). `built_from(value)` gives that digest back for what
+was handed out (an expression, or a matrix whose entries are those very objects): a name of
+the exact expression that costs nothing to compute (graders.checks.symbolic keys its proofs
+by it).
 """
 
 from __future__ import annotations
@@ -107,6 +110,30 @@ HEADS = {"Add": lambda *a: sp.Add(*a), "Mul": lambda *a: sp.Mul(*a), "Pow": powe
 #: Built expressions by the digest of their tree's JSON, at most _BUILT_AT_MOST of them.
 _BUILT: dict[str, object] = {}
 _BUILT_AT_MOST = 256
+#: The same digests by identity(value) of what is in _BUILT (which keeps those objects, and
+#: so their ids, alive; both are cleared together).
+_NAMES: dict[tuple, str] = {}
+
+
+def identity(value) -> tuple:
+    """Which objects `value` is made of: (id,) of an expression; ("matrix", shape, the ids of
+    its entries) of a matrix. Two values with the same identity while those objects live are
+    the same expression (entries are immutable; a copy, or as_immutable(), shares them)."""
+    if isinstance(value, sp.MatrixBase):
+        return ("matrix", value.shape, *map(id, value))
+    return (id(value),)
+
+
+def built_from(value) -> str | None:
+    """The sha256 of the tree JSON text that `value` was built from in this process (by
+    from_tree or matrix_from_trees, and still remembered), or None: equal digests, the
+    same expression. A matrix changed since it was handed out has other entries: None.
+    The name holds only while what it was built into is in _BUILT (checked here), which
+    keeps those ids from naming anything else."""
+    value_identity = identity(value)
+    name = _NAMES.get(value_identity)
+    built = _BUILT.get(name) if name is not None else None
+    return name if built is not None and identity(built) == value_identity else None
 
 
 def _remembered(tree, build):
@@ -120,7 +147,9 @@ def _remembered(tree, build):
         value = build()
         if len(_BUILT) >= _BUILT_AT_MOST:
             _BUILT.clear()
+            _NAMES.clear()
         _BUILT[name] = value
+        _NAMES.setdefault(identity(value), name)
     found = _BUILT[name]
     return found.copy() if isinstance(found, sp.MatrixBase) else found
 

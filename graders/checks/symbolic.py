@@ -10,10 +10,14 @@ parsed by it). Equivalence is decided in two steps:
 
 Proofs are remembered (a class hands in few distinct forms, and cancelling 2.1's W* takes
 about half a second): per process, and on disk in the grader's cache (graders/cache.py,
-`proofs/`), as JSON, under the sha256 of the answer's and the key's full expression trees
-(`fingerprint`: every node's type and every atom exactly, Float precision and Symbol
-assumptions included), the seed, and the source of the code that decides. Two answers share
-an entry only if they are the same expression.
+`proofs/`), as JSON, under the sha256 of the names of the answer and the key, the seed, and
+the source of the code that decides. An expression's name (`_name`) is the digest of the
+exact tree text it was built from, where graders.symbolic built it from a worker's tree
+(`built_from`: free, as the build itself is remembered by that digest), else its full
+expression tree (`fingerprint`: every node's type and every atom exactly, Float precision
+and Symbol assumptions included; some 15 ms a submission for 2.1's answers and keys),
+remembered while the object lives (the keys). Two answers share an entry only if they are
+the same expression.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from graders.checks.base import Check, Outcome, Probe, ProbeResult, best_variant
 POINTS = 12
 #: Proofs on disk (graders/cache.py): [equivalent, how, detail, answer shown, key shown].
 PROOFS = cache.JsonCache("proofs")
-#: In-process memory of proofs by fingerprint (a batch's judge keeps it across submissions).
+#: In-process memory of proofs by name (a batch's judge keeps it across submissions).
 _REMEMBERED: dict[str, tuple] = {}
 _REMEMBER_AT_MOST = 512
+#: Fingerprints by symbolic.identity, with the value (which keeps its ids from being reused).
+_FINGERPRINTS: dict[tuple, tuple[object, str]] = {}
 
 
 def as_sympy(value):
@@ -67,7 +73,7 @@ def judged(answer, key, seed: int = 0) -> tuple[bool, str, str, str, str]:
     300 characters each), from memory, from the disk cache, or worked out and stored."""
     freeze = lambda v: v.as_immutable() if isinstance(v, sp.MatrixBase) else v  # noqa: E731
     answer, key = freeze(answer), freeze(key)
-    name = cache.digest(_code_version(), fingerprint(answer), fingerprint(key), seed)
+    name = cache.digest(_code_version(), _name(answer), _name(key), seed)
     if name in _REMEMBERED:
         return _REMEMBERED[name]
     stored = PROOFS.get(name)
@@ -89,6 +95,20 @@ def _code_version() -> str:
     Python, POINTS."""
     sources = [Path(__file__).read_text(), Path(symbolic.__file__).read_text()]
     return cache.digest(sp.__version__, platform.python_version(), POINTS, *sources)
+
+
+def _name(value) -> str:
+    """An exact name of an expression or matrix (module docstring): "tree:" and the digest
+    of the tree it was built from, or "exact:" and its fingerprint."""
+    built = symbolic.built_from(value)
+    if built is not None:
+        return "tree:" + built
+    identity = symbolic.identity(value)
+    if identity not in _FINGERPRINTS:
+        if len(_FINGERPRINTS) >= _REMEMBER_AT_MOST:
+            _FINGERPRINTS.clear()
+        _FINGERPRINTS[identity] = (value, fingerprint(value))
+    return "exact:" + _FINGERPRINTS[identity][1]
 
 
 def fingerprint(value) -> str:
