@@ -11,7 +11,7 @@ import numpy as np
 
 from graders.checks import forms, quantities
 from graders.checks.base import (Check, Outcome, Plot, Probe, ProbeResult, best_variant, join,
-                                 show, type_name)
+                                 near, show, type_name)
 
 
 class ArrayCheck(Check):
@@ -39,7 +39,7 @@ class ArrayCheck(Check):
                 return Outcome(0.0, why, show(value), show(key), tolerance)
             if not np.isfinite(arr).all():
                 return Outcome(0.0, "the answer contains inf", show(arr), show(key), tolerance)
-            close = (np.isclose(arr, key, rtol=self.rtol, atol=self.atol)
+            close = (near(arr, key, self.rtol, self.atol)
                      | quantities.covers(arr, halves, key))
             if close.all():
                 return Outcome(1.0, "correct", show(arr), show(key), tolerance, layout or None)
@@ -120,7 +120,7 @@ class TrajectoryCheck(Check):
         k = np.maximum(key, self.floor)
         plot = Plot(self.title, self.ylabel, a, k, labels=self.labels)
         rows = lambda x: x.reshape(len(x), -1)  # noqa: E731
-        close = lambda x, y: np.isclose(x, y, rtol=self.rtol, atol=self.atol)  # noqa: E731
+        close = lambda x, y: near(x, y, self.rtol, self.atol)  # noqa: E731
         step_ok = close(rows(a), rows(k)).all(axis=1) & ~np.isposinf(rows(arr)).any(axis=1)
         moving = ~close(rows(k), rows(k)[-1]).all(axis=1)
         if not moving.any():

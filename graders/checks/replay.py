@@ -41,7 +41,7 @@ import numpy as np
 
 from graders.checks import forms
 from graders.checks.base import (Check, Outcome, Plot, Probe, ProbeResult, as_float_array,
-                                 best_variant, join, show)
+                                 best_variant, join, near, show)
 from graders.checks.statistical import outside_support, recorded_calls, training_bias
 
 #: Runs that must be fully recorded and replayed for the check to decide.
@@ -230,41 +230,41 @@ class TrainingReplayCheck(Check):
 
     def _residuals(self, g, s, out, aggregate: str, factor: int):
         """The replayed |x_i W^k - y_i| (runs, K + 1, n), or the first call that is not what
-        the loop quantises at the replayed W^k (a Mismatch)."""
+        the loop quantises at the replayed W^k (a Mismatch). The outputs alone fix every W^k,
+        W^k = -lr sum_{j<k} A_i(out_i^j), so all steps are checked at once."""
         server = self.server
-        combine = np.sum if aggregate == "sum" else np.mean
-        W = np.zeros((len(g), server.X.shape[1]))
-        residuals = [server.residuals(W)]
-        scale = factor * np.max(np.abs(server.X))  # |d g_ij / d residual_i| at most
-        for k in range(server.steps):
-            expected = server.gradients(W, factor)                     # (runs, n, d)
-            got = g[:, k]                                              # rows in call order
-            close = np.isclose(got[:, :, None], expected[:, None], rtol=self.rtol,
-                               atol=self.atol * scale).all(axis=-1)   # (runs, row, worker)
-            matched = np.zeros(len(g), dtype=bool)  # rows are the workers' in some order
-            for order in self.orders:
-                matched |= close[:, np.arange(len(order)), order].all(axis=1)
-            if not matched.all():
-                run = int(np.argmin(matched))
-                return None, Mismatch(run, k, None, "gradient",
-                                      f"g {show(got[run])}; the workers' g at the replayed W: "
-                                      f"{show(expected[run])}")
-            wanted = server.scale(got)
-            right = np.isclose(s[:, k], wanted[..., None], rtol=1e-6, atol=1e-12).all(axis=-1)
-            if not right.all():
-                run, row = map(int, np.argwhere(~right)[0])
-                return None, Mismatch(run, k, int(close[run, row].argmax()), "scale",
-                                      f"s {show(s[run, k, row])}, wanted {wanted[run, row]:.6g}")
-            W = W - server.lr * combine(out[:, k], axis=1)
-            residuals.append(server.residuals(W))
-        return np.abs(np.stack(residuals, axis=1)), None
+        messages = (np.sum if aggregate == "sum" else np.mean)(out, axis=2)  # (runs, K, d)
+        W = np.concatenate([np.zeros((len(g), 1, g.shape[-1])),
+                            -server.lr * np.cumsum(messages, axis=1)], axis=1)
+        residuals = server.residuals(W)                                     # (runs, K + 1, n)
+        expected = server.gradients(W[:, :-1], factor)                      # (runs, K, n, d)
+        tolerance = self.atol * factor * np.max(np.abs(server.X)) + self.rtol * np.abs(expected)
+        close = (np.abs(g[:, :, :, None] - expected[:, :, None]) <=        # (runs, K, row,
+                 tolerance[:, :, None]).all(axis=-1)                        #  worker)
+        matched = np.zeros(close.shape[:2], dtype=bool)  # rows are the workers' in some order
+        for order in self.orders:
+            matched |= close[:, :, np.arange(len(order)), order].all(axis=-1)
+        wanted = server.scale(g)                                            # (runs, K, row)
+        right = near(s, wanted[..., None], 1e-6, 1e-12).all(axis=-1)
+        bad = ~matched | ~right.all(axis=-1)
+        if not bad.any():
+            return np.abs(residuals), None
+        step = int(np.argmax(bad.any(axis=0)))
+        run = int(np.argmax(bad[:, step]))
+        if not matched[run, step]:
+            return None, Mismatch(run, step, None, "gradient",
+                                  f"g {show(g[run, step])}; the workers' g at the replayed W: "
+                                  f"{show(expected[run, step])}")
+        row = int(np.argmin(right[run, step]))
+        return None, Mismatch(run, step, int(close[run, step, row].argmax()), "scale",
+                              f"s {show(s[run, step, row])}, wanted {wanted[run, step, row]:.6g}")
 
     def _compare(self, logs: np.ndarray, replayed: np.ndarray, offset: int) -> Mismatch | None:
         """The student's log L_i (runs, rows, n, natural log) against the replayed residuals
         of the same rows; the first disagreeing cell, or None."""
         with np.errstate(over="ignore"):
             theirs = np.exp(np.maximum(logs, self.floor) / 2)
-        close = np.isclose(theirs, replayed, rtol=self.rtol, atol=self.atol)
+        close = near(theirs, replayed, self.rtol, self.atol)
         if close.all():
             return None
         run, row, worker = map(int, np.argwhere(~close)[0])
@@ -296,8 +296,7 @@ class TrainingReplayCheck(Check):
                 return []
             for _, arr, part in readings:
                 for _, factor in forms.LOG_BASES:
-                    if np.isclose(np.maximum(arr * factor, self.floor), part, rtol=1e-6,
-                                  atol=1e-3).all():
+                    if near(np.maximum(arr * factor, self.floor), part, 1e-6, 1e-3).all():
                         return [name]
         return []
 

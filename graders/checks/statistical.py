@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from graders.checks.base import Check, Outcome, Probe, ProbeResult, as_float_array, show
+from graders.checks.base import Check, Outcome, Probe, ProbeResult, as_float_array, near, show
 
 
 def draws_of(value) -> np.ndarray | None:
@@ -47,8 +47,7 @@ def ternary(out: np.ndarray, g: np.ndarray, s, calls: bool = False) -> np.ndarra
     allowed = np.asarray(s, dtype=float) * np.sign(g)
     axes = tuple(range(1, allowed.ndim)) if calls else None
     scale = np.max(np.abs(allowed), axis=axes, keepdims=calls, initial=1.0)
-    return np.isclose(out, 0.0, rtol=0, atol=1e-9 * scale) | \
-        np.isclose(out, allowed, rtol=1e-9, atol=1e-9 * scale)
+    return near(out, 0.0, 0, 1e-9 * scale) | near(out, allowed, 1e-9, 1e-9 * scale)
 
 
 class TernaryQuantizerCheck(Check):

@@ -245,3 +245,16 @@ def test_a_quantiser_right_only_when_probed_loses_the_unbiased_half():
     aware = recorded_training(lambda g, s, r: ternary(g, s, r, p=0.5))
     outcome = check.evaluate({**draws, "runs": ProbeResult(True, aware)})
     assert outcome.fraction == 0.5 and "while train trained" in outcome.message
+
+
+def test_near_is_numpys_isclose():
+    """checks.base.near, the cheaper isclose every comparison uses: same verdict on ordinary
+    numbers, zeros, infinities of either sign and NaN, with and without an atol."""
+    from graders.checks.base import near
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(0, 1, 200), rng.normal(0, 1e-9, 50), [0.0, -0.0, np.inf,
+                                                                             -np.inf, np.nan]])
+    a = values[:, None]
+    b = np.concatenate([values, values * (1 + 1e-7), values + 1e-10])[None, :]
+    for rtol, atol in ((1e-6, 0.0), (1e-4, 1e-9), (0.0, 1e-3)):
+        assert np.array_equal(near(a, b, rtol, atol), np.isclose(a, b, rtol=rtol, atol=atol))
