@@ -10,11 +10,14 @@ import click
 from graders import ROOT
 
 def _config(ctx: click.Context):
-    from graders.config import ConfigError, load
-    try:
-        return load(ctx.obj["config"])
-    except ConfigError as exc:
-        _fail(str(exc))
+    """The course configuration (--config), loaded once per command."""
+    if "loaded" not in ctx.obj:
+        from graders.config import ConfigError, load
+        try:
+            ctx.obj["loaded"] = load(ctx.obj["config"])
+        except ConfigError as exc:
+            _fail(str(exc))
+    return ctx.obj["loaded"]
 
 
 def _fail(message: str) -> None:
@@ -203,15 +206,21 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
     Runs your code in a sandboxed worker, prints a table of what passes, and writes an HTML
     report. Exit code 0 when it could be graded, 2 when the file could not be read.
     """
-    # Start-up in parallel, the worker first (its imports are the longest): the trial
-    # sandbox runs while the notebook is read; then the worker boots while this process
-    # imports the engine and loads the key, and forks the judge from there.
-    from concurrent.futures import ThreadPoolExecutor
-
-    from graders.sandbox.isolation import detect
-    with ThreadPoolExecutor(1) as background:
-        trial = background.submit(detect)  # a self-check holds no keys worth stealing:
-        from graders.submission import SubmissionError, load  # whatever works will do
+    # Start-up in parallel, each step a guess that the next one checks: the worker starts
+    # from a first look at the file (_peek: the assignment it names, what it imports), before
+    # the notebook is loaded; the submission's job starts as soon as it is, with the probes
+    # of the last check of this assignment (graders.keys.remembered_probes), while this
+    # process imports the engine, loads the key and forks the judge from there; grading then
+    # finds that job running (or, where a guess was wrong, runs the right one); the
+    # report's renderer loads while the cells run. A self-check holds no keys worth
+    # stealing: the worker starts in the confinement bubblewrap should give here, its own
+    # start being the trial (graders.sandbox.pool.WorkerPool.confirm).
+    from contextlib import ExitStack
+    with ExitStack() as stack:
+        early = _early_pool(ctx, file, assignment)
+        if early is not None:
+            stack.callback(early[1].close)
+        from graders.submission import SubmissionError, load
         try:
             submission = load(file)
         except SubmissionError as exc:
@@ -223,22 +232,111 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
             settings = config.assignment(chosen)
         except ConfigError as exc:
             _fail(str(exc))
-        environment = _environment(config, chosen)
-        isolation = trial.result()
-    from graders.sandbox.pool import WorkerPool
-    with WorkerPool(1, settings.preload, isolation, config.limits.memory_mb,
-                    environment) as pool:
+        code = submission.cells + list(submission.files.values())
+        if early is not None and early[0] == chosen:
+            pool = early[1]
+        else:
+            if early is not None:
+                early[1].close()  # it guessed another assignment
+            pool = _check_pool(config, settings, code, _environment(config, chosen))
+            stack.callback(pool.close)
+        from graders.keys import remember_probes, remembered_probes
+        from graders.sandbox.pool import Job
+        probes = remembered_probes(chosen)
+        if probes is not None and submission.cells:
+            pool.start(Job(submission.cells, probes, config.limits, files=dict(submission.files)))
+        import gc
+        from concurrent.futures import ThreadPoolExecutor
+
         from graders.grading import grade as grade_one
         from graders.judge import judges_for
         loaded = _load(config, chosen)
-        judges_for(loaded).fork(loaded)  # the judge: this process, key loaded, forked
-        result = grade_one(file, loaded, pool, config.limits, "student", isolation.describe())
-    _print_table(result)
-    from graders.batch import write_outputs
-    from graders.identity import folder_name
-    folder = output or Path("reports/out/check") / folder_name(result.student)
-    report = write_outputs(result, folder)
+        gc.freeze()  # the engine and the key, for good: no collection here, in the forked
+        judges_for(loaded).fork(loaded)  # judge or at exit walks them again (0.1 s each)
+        with ThreadPoolExecutor(1) as background:  # started after the fork: no thread forked
+            background.submit(_warm_report)
+            isolation = pool.confirm()
+            result = grade_one(file, loaded, pool, config.limits, "student",
+                               isolation.describe())
+            background.submit(pool.close)  # its end is waited for while the report is written
+            remember_probes(chosen, [probe.wire() for probe in loaded.probes()])
+            _print_table(result)
+            from graders.batch import write_outputs
+            from graders.identity import folder_name
+            folder = output or Path("reports/out/check") / folder_name(result.student)
+            report = write_outputs(result, folder)
     click.secho(f"report: {report}", fg="green")
+
+
+#: The largest file `_peek` looks at (a larger one is loaded first, as it always was).
+PEEK_BYTES = 4 * 2**20
+
+
+def _peek(file: Path) -> tuple[str | None, list[str]] | None:
+    """A first look at a notebook or a script, before graders.submission loads it (nbformat
+    costs a tenth of a second): (the assignment its metadata names, its code). Only a
+    guess for starting the worker early, which the loaded submission confirms or not; None
+    where the file is anything else or cannot be read so."""
+    try:
+        if file.suffix not in (".ipynb", ".py") or not file.is_file() or \
+                file.stat().st_size > PEEK_BYTES:
+            return None  # a pipe, a device or a folder is graders.submission's to refuse
+        text = file.read_text("utf-8")
+        if file.suffix == ".py":
+            return None, [text]
+        import json
+        notebook = json.loads(text)
+        code = ["".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                for cell in notebook["cells"] if cell.get("cell_type") == "code"]
+        grader = notebook.get("metadata", {}).get("grader")
+        hint = grader.get("assignment") if isinstance(grader, dict) else None
+        return (hint if isinstance(hint, str) else None), [c for c in code if isinstance(c, str)]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
+
+
+def _early_pool(ctx, file: Path, named: str | None):
+    """(assignment id, its worker pool, already starting) from a first look at `file`
+    (_peek), for `check`; None where that look tells too little, the configuration does
+    not load or the assignment's environment is not built yet (`check` then says why, in
+    its order)."""
+    peeked = _peek(file)
+    if peeked is None:
+        return None
+    hint, code = peeked
+    from graders.config import ConfigError, load
+    from graders.sandbox.environment import EnvironmentBuildError, built, own
+    try:
+        config = ctx.obj["loaded"] = load(ctx.obj["config"])
+        chosen = named or hint or (next(iter(config.assignments))
+                                   if len(config.assignments) == 1 else None)
+        if chosen is None:
+            return None
+        settings = config.assignment(chosen)
+        environment = own() if settings.environment is None else built(
+            config.environments[settings.environment])
+    except (ConfigError, EnvironmentBuildError, KeyError):
+        return None
+    if environment is None:
+        return None
+    return chosen, _check_pool(config, settings, code, environment)
+
+
+def _check_pool(config, settings, code: list[str], environment):
+    """`check`'s pool: one worker, started at once (graders.sandbox.isolation.candidate, no
+    trial sandbox first), importing only the preloads that `code` imports."""
+    from graders.sandbox.isolation import candidate, detect
+    from graders.sandbox.pool import WorkerPool, preload_for
+    return WorkerPool(1, preload_for(settings.preload, code), candidate() or detect(),
+                      config.limits.memory_mb, environment)
+
+
+def _warm_report() -> None:
+    """Import the report's writer and load its template (graders/report.py keeps both), in the
+    background while the sandbox runs the cells, so that writing the report does not wait
+    for them."""
+    from graders.report import environment
+    environment().get_template("submission.html.j2")
 
 
 @main.command()

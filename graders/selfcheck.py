@@ -194,19 +194,25 @@ def summary(result: GradeResult, unsandboxed: str | None = None) -> str:
 
 
 def run(path: Path, outline: dict, report: Path | None = None) -> tuple[GradeResult, str]:
-    """Build (or reuse) the student environment, start one sandboxed worker, self-check."""
+    """Build (or reuse) the student environment, start one sandboxed worker (as `grader
+    check` does: no trial sandbox first, only the preloads the code imports), self-check."""
     from graders.sandbox.environment import EnvironmentSpec, ensure, own
-    from graders.sandbox.isolation import detect
-    from graders.sandbox.pool import WorkerPool
+    from graders.sandbox.isolation import candidate, detect
+    from graders.sandbox.pool import WorkerPool, preload_for
     env = outline.get("environment")
     progress = lambda line: print("  " + line, file=sys.stderr)  # noqa: E731
     environment = own() if env is None else ensure(EnvironmentSpec(
         env["name"], tuple(env["packages"]), None, (outline["assignment"],)), progress)
-    isolation = detect()
+    try:
+        submission = load(path)
+        code = submission.cells + list(submission.files.values())
+    except SubmissionError:
+        code = []  # self_check says what is wrong with it
     limits = limits_of(outline)
     assignment = KitAssignment(outline)
-    with WorkerPool(1, outline.get("preload", []), isolation, limits.memory_mb,
-                    environment) as pool:
+    with WorkerPool(1, preload_for(outline.get("preload", []), code), candidate() or detect(),
+                    limits.memory_mb, environment) as pool:
+        isolation = pool.confirm()
         result = self_check(path, assignment, pool, limits, isolation.describe())
     text = summary(result, None if isolation.isolated else "; ".join(isolation.notes))
     if report is not None:

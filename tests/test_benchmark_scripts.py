@@ -7,6 +7,7 @@ import pytest
 
 
 @pytest.mark.parametrize("module", ["tests.benchmarks.bench_check", "tests.benchmarks.bench_keys",
+                                    "tests.benchmarks.bench_check_timeline",
                                     "tests.benchmarks.bench_batch",
                                     "tests.benchmarks.bench_otter", "tests.adversarial.table"])
 def test_benchmark_and_report_scripts_import(module):

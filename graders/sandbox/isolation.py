@@ -12,7 +12,9 @@ namespaces of its own for every job.
 
 and whether each job can have namespaces of its own (user, pid, mount, ipc, uts, network) with
 fresh tmpfs scratch, made by the zygote per job (graders/sandbox/worker.py): then nothing a
-job leaves (processes, files, sockets, shared memory) survives it.
+job leaves (processes, files, sockets, shared memory) survives it. `candidate()` is the same
+choice before any trial: a pool that runs one submission starts under it at once, its workers'
+own start being the trial (graders.sandbox.pool.WorkerPool.confirm).
 
 Inside bubblewrap the worker sees: /usr (and its /bin, /lib links), ld.so.cache, the Python
 installation and the student environment read-only, the worker script alone at
@@ -62,6 +64,9 @@ class Isolation:
     cgroup_controllers: dict[str, Path] = field(default_factory=dict)
     job_namespaces: bool = False
     notes: list[str] = field(default_factory=list)
+    #: False for candidate()'s guess, which no trial sandbox has started yet: the pool's
+    #: workers are its trial (graders.sandbox.pool.WorkerPool.confirm)
+    tried: bool = True
 
     @property
     def isolated(self) -> bool:
@@ -262,8 +267,10 @@ class CgroupSet:
 
 
 def _remove_cgroup(path: Path, wait_s: float = 5.0) -> bool:
-    """Kill every process in the cgroup, wait until it is empty, then remove it."""
+    """Kill every process in the cgroup, wait until it is empty, then remove it (polled
+    from 1 ms up to 20 ms: a killed zygote is gone within a few ms)."""
     deadline = time.monotonic() + wait_s
+    pause = 0.001
     while True:
         try:
             pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
@@ -282,7 +289,8 @@ def _remove_cgroup(path: Path, wait_s: float = 5.0) -> bool:
                 pass
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.02)
+        time.sleep(pause)
+        pause = min(2 * pause, 0.02)
 
 
 def _sweep_stale_cgroups(controllers: dict[str, Path]) -> None:
@@ -331,21 +339,48 @@ def _job_namespaces(argv_prefix: list[str], worker: str) -> bool:
     return done.returncode == 0 and done.stdout.strip() == "True"
 
 
+#: detect()'s note where the kernel refuses jobs namespaces of their own.
+NO_JOB_NAMESPACES = ("jobs cannot have namespaces of their own here (unprivileged user "
+                     "namespaces are off): a slot's jobs share its namespaces, and the slot is "
+                     "cleaned after each job")
+
+
+def candidate(use_cgroups: bool = True) -> Isolation | None:
+    """The confinement detect() tries first here, not tried yet (`tried` False): bubblewrap
+    as root (with setpriv) or as a user, job namespaces assumed (a zygote tries them before
+    it says ready, and says whether they work) and, as root, the writable memory/pids
+    cgroups. None where bubblewrap cannot be (not Linux, no bwrap, root without setpriv):
+    detect() then says why. Costs no process start: a pool started under it confirms it by
+    starting (graders.sandbox.pool.WorkerPool.confirm), about 0.2 s sooner than detect()."""
+    bwrap, setpriv = shutil.which("bwrap"), shutil.which("setpriv")
+    root = os.geteuid() == 0 if sys.platform == "linux" else False
+    if sys.platform != "linux" or bwrap is None or (root and setpriv is None):
+        return None
+    found = Isolation("bubblewrap-root" if root else "bubblewrap-user", bwrap, setpriv,
+                      job_namespaces=True, tried=False)
+    if use_cgroups and root:
+        controllers = {name: base for name in ("memory", "pids")
+                       if (base := _controller_dir(name)) is not None}
+        if controllers:
+            found.cgroup_controllers = controllers
+        else:
+            found.notes.append("no writable memory/pids cgroup: rlimits only")
+    return found
+
+
 def detect(use_cgroups: bool = True) -> Isolation:
     """The strongest isolation that actually starts here (a trial sandbox is run)."""
     worker = Path(__file__).with_name("worker.py")
-    bwrap, setpriv = shutil.which("bwrap"), shutil.which("setpriv")
-    if sys.platform != "linux" or bwrap is None:
+    found = candidate(use_cgroups)
+    if found is None:
+        if sys.platform == "linux" and shutil.which("bwrap") and os.geteuid() == 0:
+            return Isolation("none", notes=["setpriv (util-linux) is missing"])
         plain = Isolation("none", notes=["bubblewrap (bwrap) is not installed: "
                                          "apt-get install bubblewrap"])
         plain.job_namespaces = sys.platform == "linux" and _job_namespaces(
             [sys.executable, "-I", "-B"], str(worker))
         return plain
-    root = os.geteuid() == 0
-    if root and setpriv is None:
-        return Isolation("none", notes=["setpriv (util-linux) is missing"])
-    candidate = Isolation("bubblewrap-root" if root else "bubblewrap-user", bwrap, setpriv)
-    trial = candidate.command(0, worker, 1024)
+    trial = Isolation(found.kind, found.bwrap, found.setpriv).command(0, worker, 1024)
     probe = trial[:-1] + ["-c", "import os; print(os.getuid())"]
     try:
         done = subprocess.run(probe, capture_output=True, text=True, timeout=30)
@@ -354,16 +389,8 @@ def detect(use_cgroups: bool = True) -> Isolation:
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
         return Isolation("none", notes=[f"a trial sandbox did not start: {reason}"])
-    candidate.job_namespaces = _job_namespaces(trial[:-1], "/sandbox/worker.py")
-    if not candidate.job_namespaces:
-        candidate.notes.append("jobs cannot have namespaces of their own here (unprivileged "
-                               "user namespaces are off): a slot's jobs share its namespaces, "
-                               "and the slot is cleaned after each job")
-    if use_cgroups and root:
-        controllers = {name: base for name in ("memory", "pids")
-                       if (base := _controller_dir(name)) is not None}
-        if controllers:
-            candidate.cgroup_controllers = controllers
-        else:
-            candidate.notes.append("no writable memory/pids cgroup: rlimits only")
-    return candidate
+    found.tried = True
+    found.job_namespaces = _job_namespaces(trial[:-1], "/sandbox/worker.py")
+    if not found.job_namespaces:
+        found.notes.insert(0, NO_JOB_NAMESPACES)
+    return found

@@ -8,6 +8,11 @@ into one pipe and reads the events from the other. Here, on the trusted side, ru
 (per cell, per probe, per job) and the byte cap; a job that hits one is killed as a whole
 through the zygote, and the events say which limit it hit.
 
+A pool that runs one submission (`grader check`) starts its worker under an isolation not
+tried yet and confirms it by that start (`confirm`), and may start the job before it is asked
+for (`start`: the job fits its pipe whole; the zygote forks it once it is ready): the `run` of
+the same job reads its events, the job's clock counting from its start.
+
 A zygote that breaks the protocol, goes silent or dies (any pipe or socket error) is
 `WorkerLost`: it is killed and replaced. A job lost before its first cell ran is retried once
 on the fresh worker; a job lost later is reported as lost, never retried blindly. Values
@@ -16,6 +21,7 @@ inside the events are still raw JSON here: graders.wire validates them.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import queue
@@ -32,7 +38,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from graders.sandbox.environment import Environment, own
-from graders.sandbox.isolation import JOB_MB, TMP_MB, Isolation, Slots, sandbox_path
+from graders.sandbox.isolation import (JOB_MB, NO_JOB_NAMESPACES, TMP_MB, Isolation, Slots,
+                                      detect, sandbox_path)
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 #: Environment variables passed through to the worker (OpenBLAS needs these on some CPUs).
@@ -42,6 +49,7 @@ CONTROL_S = 15.0
 #: How long a zygote may take to import its modules and start.
 START_S = 120.0
 CHILD_EVENTS = {"cell_start", "cell_end", "probe_start", "probe_end", "done", "crash"}
+F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)  # a pipe's capacity (Linux)
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,8 @@ class Worker:
         self.jobs_run = 0
         self.namespaces = False
         self._ending: str | None = None  # a finished job whose end is still to be confirmed
+        self._ahead: tuple[Job, str, int, float] | None = None  # started ahead (`start`):
+        # the job, its id, the read end of its events and when it was started
         self._start()
 
     def _start(self) -> None:
@@ -132,13 +142,16 @@ class Worker:
         if isolated:
             scratch["/job"] = JOB_MB
         fonts = self.environment.mpl_cache
-        self._send({"preload": self.preload, "namespaces": self.isolation.job_namespaces,
-                    "fonts": None if fonts is None else (
-                        sandbox_path(self.environment, fonts) if isolated else str(fonts)),
-                    "scratch": scratch, "reap": isolated,
-                    "jobs_root": "/job" if isolated else str(jobs),
-                    "clean": ["/tmp", "/dev/shm", "/job"] if isolated else [str(jobs)]})
         self._ready = False  # the zygote imports its modules while the grader goes on
+        try:
+            self._send({"preload": self.preload, "namespaces": self.isolation.job_namespaces,
+                        "fonts": None if fonts is None else (
+                            sandbox_path(self.environment, fonts) if isolated else str(fonts)),
+                        "scratch": scratch, "reap": isolated,
+                        "jobs_root": "/job" if isolated else str(jobs),
+                        "clean": ["/tmp", "/dev/shm", "/job"] if isolated else [str(jobs)]})
+        except WorkerLost:
+            pass  # it ended at once (a sandbox that cannot start): _await_ready says so
 
     def _await_ready(self) -> None:
         if not self._ready:
@@ -178,11 +191,60 @@ class Worker:
             raise WorkerLost("the worker sent a malformed message")
         return message
 
+    def start(self, job: Job, job_id: str) -> bool:
+        """Start `job` now, before its events are wanted: the job is written whole into its
+        input pipe and the fork is asked for at once (the zygote forks it as soon as it is
+        ready). The `run` of the same job reads its events (`_same_job`); the `run` of any
+        other kills it first. False, nothing started, where the job does not fit the pipe
+        (it could not be written without waiting) or the zygote is gone already."""
+        data = _job_bytes(job)
+        in_read, in_write = os.pipe()
+        ev_read, ev_write = os.pipe()
+        try:
+            started = len(data) < fcntl.fcntl(in_write, F_GETPIPE_SZ) and \
+                os.write(in_write, data) == len(data)  # room for all: written at once, whole
+            if started:
+                self._send({"op": "fork", "job": job_id}, [in_read, ev_write])
+        except (OSError, WorkerLost):
+            started = False
+        finally:
+            for fd in (in_read, ev_write, in_write):
+                os.close(fd)
+        if not started:
+            os.close(ev_read)
+            return False
+        self._ahead = (job, job_id, ev_read, time.monotonic())
+        return True
+
+    def _run_ahead(self, job: Job) -> list[dict] | None:
+        """The events of the job started ahead if it is `job`, None (after killing it) if it
+        is another. Its total clock counts from `start` (stricter than from the fork); a
+        cell or probe under way when this begins is timed from when its start is read here
+        (later by at most the head start, a fraction of a second against a limit of
+        seconds)."""
+        ahead, job_id, fd, since = self._ahead
+        self._ahead = None
+        try:
+            reply = self._receive(time.monotonic() + CONTROL_S)
+            if reply != {"op": "forked", "job": job_id}:
+                raise WorkerLost("the worker did not start the job")
+            if _same_job(ahead, job):
+                return self._supervise(job, job_id, fd, since)
+            self._send({"op": "kill", "job": job_id})
+            self._await_end(job_id, True)
+            return None
+        finally:
+            os.close(fd)
+
     def run(self, job: Job, job_id: str) -> list[dict]:
         """Run one job; return its events, the last being an "end" event made here. Each of
         the job's events gets "at": when it arrived here (time.monotonic, the grader's clock)."""
         self._await_ready()
         self._settle()
+        if self._ahead is not None:
+            events = self._run_ahead(job)
+            if events is not None:
+                return events
         in_read, in_write = os.pipe()
         ev_read, ev_write = os.pipe()
         try:
@@ -203,21 +265,20 @@ class Worker:
             os.close(ev_read)
 
     def _write_job(self, fd: int, job: Job) -> None:
-        data = json.dumps({"cells": job.cells, "probes": job.probes, "skip": job.skip,
-                           "files": job.files,
-                           "limits": asdict(job.limits)}).encode()
-        view = memoryview(data)
+        view = memoryview(_job_bytes(job))
         try:
             while view:
                 view = view[os.write(fd, view[:1 << 20]):]
         except OSError as exc:
             raise WorkerLost(f"the job could not be handed over ({exc.strerror})") from None
 
-    def _supervise(self, job: Job, job_id: str, fd: int) -> list[dict]:
+    def _supervise(self, job: Job, job_id: str, fd: int,
+                   started: float | None = None) -> list[dict]:
         """Read the job's events under the clocks and the byte cap; kill the job when one is
-        hit; return the events and a final "end" event (limit, step, exit, seconds)."""
+        hit; return the events and a final "end" event (limit, step, exit, seconds). The
+        job's clock counts from `started` (default: now)."""
         limits = job.limits
-        started = time.monotonic()
+        started = time.monotonic() if started is None else started
         job_deadline = started + limits.job_s
         step_deadline, step_name = None, None
         budget = limits.result_bytes
@@ -312,11 +373,35 @@ class Worker:
             pass
         self.proc.wait()
         self.control.close()
+        if self._ahead is not None:
+            os.close(self._ahead[2])
+            self._ahead = None
 
     def restart(self) -> None:
         self._ending = None
         self.kill()
         self._start()
+
+
+def _job_message(job: Job) -> dict:
+    """What the job's process reads from its input pipe (graders/sandbox/worker.py)."""
+    return {"cells": job.cells, "probes": job.probes, "skip": job.skip, "files": job.files,
+            "limits": asdict(job.limits)}
+
+
+def _job_bytes(job: Job) -> bytes:
+    return json.dumps(_job_message(job)).encode()
+
+
+def _same_job(started: Job, asked: Job) -> bool:
+    """Whether `asked` is the job `started` ahead: the same cells, probes, files and limits,
+    but for the submission's total time, which `asked` counts from a later moment (it may
+    only be shorter)."""
+    def text(job: Job) -> str:
+        message = _job_message(job)
+        del message["limits"]["job_s"]
+        return json.dumps(message, sort_keys=True)
+    return asked.limits.job_s <= started.limits.job_s and text(started) == text(asked)
 
 
 def _readable(source, timeout: float) -> bool:
@@ -337,6 +422,18 @@ def _child_event(line: bytes) -> dict | None:
     return event
 
 
+def preload_for(preload: list[str], sources: list[str]) -> list[str]:
+    """The modules of `preload` (imported by every zygote before its first job, so that a
+    batch pays each import once) whose top-level package one submission's code (`sources`:
+    its code cells and its own modules) imports (graders.submission.imported_names): a pool
+    that runs that one submission imports nothing its code does not (matplotlib's 0.3 s for
+    a notebook that draws no plot); what it does import is imported before its first cell,
+    as in a batch."""
+    from graders.submission import imported_names
+    imported = imported_names(sources)
+    return [module for module in preload if module.split(".")[0] in imported]
+
+
 class WorkerPool:
     """`slots` warm workers; `run(job)` is thread-safe and blocks until a worker is free.
     `isolation` (graders.sandbox.isolation) confines each slot; default: none. `environment`
@@ -353,17 +450,62 @@ class WorkerPool:
         self.slots = self.isolation.claim(slots)
         self._free: queue.Queue[Worker] = queue.Queue()
         self._cancelled = threading.Event()
+        self._confirming = threading.Lock()
+        self._closed = False
         self.environment = environment or own()
+        self.memory_mb = memory_mb
+        self._workers: list[Worker] = []
+        self._start_workers(slots)
+
+    def _start_workers(self, slots: int) -> None:
         self._workers = [Worker(self.root / f"slot{i}", self.preload, i, self.slots,
-                                memory_mb, self.environment, self._cancelled)
+                                self.memory_mb, self.environment, self._cancelled)
                          for i in range(slots)]
         for worker in self._workers:
             self._free.put(worker)
+
+    def confirm(self) -> Isolation:
+        """Wait until every worker has started; return the isolation they run under. Under an
+        isolation not tried yet (graders.sandbox.isolation.candidate) the workers' start is
+        the trial: where they do not start, they are started again under what detect() finds
+        (its trial says why, in `notes`), and `job_namespaces` says what the workers found.
+        `run` confirms first; call it to know the isolation before the first job."""
+        with self._confirming:
+            if self.isolation.tried:
+                return self.isolation
+            try:
+                for worker in self._workers:
+                    worker._await_ready()
+            except WorkerLost:
+                for worker in self._workers:
+                    worker.kill()
+                self.slots.release()
+                self.isolation = detect()
+                self.slots = self.isolation.claim(len(self._workers))
+                self._free = queue.Queue()
+                self._start_workers(len(self._workers))
+                return self.isolation
+            if not self.namespaces:
+                self.isolation.job_namespaces = False
+                self.isolation.notes.insert(0, NO_JOB_NAMESPACES)
+            self.isolation.tried = True
+            return self.isolation
+
+    def start(self, job: Job) -> bool:
+        """Start `job` on the pool's one worker now, before it is asked for (`grader check`
+        starts the submission's job while it loads the key, with the probes of the check
+        before: graders.keys.remembered_probes): `run` of the same job then reads its
+        events, `run` of another kills it first. False where nothing was started (a pool of
+        several workers, a job too large to hand over ahead)."""
+        if len(self._workers) != 1 or self._cancelled.is_set():
+            return False
+        return self._workers[0].start(job, secrets.token_hex(8))
 
     def run(self, job: Job) -> list[dict]:
         """The job's events (see Worker.run); Cancelled once `cancel()` was called."""
         if self._cancelled.is_set():
             raise Cancelled()
+        self.confirm()
         worker = self._free.get()
         try:
             for attempt in (1, 2):
@@ -390,6 +532,10 @@ class WorkerPool:
         return all(w.namespaces for w in self._workers if w._ready)
 
     def close(self) -> None:
+        """Kill the workers and give their slots back (once: closing again does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         for worker in self._workers:
             worker.kill()
         self.slots.release()

@@ -9,21 +9,25 @@ taken within this one run (the machine's load moves absolute figures, not these 
      python      the notebook's code cells as one script, run by the student environment's
                  interpreter (interpreter start and imports included)
      check       `grader check` end to end as a student runs it (a new process each time:
-                 CLI start, trial sandbox, worker start, cells, probes, judge, report)
+                 CLI start, worker start (its own start is the sandbox's trial), cells,
+                 probes, judge, report; the job starts before the key is loaded, with
+                 the probes the check before kept, as in a student's second check)
    The check also calls the student's functions on hidden inputs (2.3 and 2.5's training
-   function 200 times each, TernGrad draws): that is the student's code running too, and
+   function 12 times each, TernGrad draws): that is the student's code running too, and
    the "probes" row of part 2 says how long it takes.
 2. One submission in a warm batch slot (worker, judge and caches warm), as an instructor's
    batch grades it, split by the grader's own clocks (the events' arrival times):
      cells       the student's code cells
      probes      the probes: the student's functions called on hidden inputs, values read
      overhead    everything else: job start and end (fork, namespaces), the judge (decode
-                 and checks), loading the notebook, the report
+                 and checks), loading the notebook, the report, the gradebook row (as
+                 graders.batch.Batch.record writes it)
 3. The warm fork (a job of one empty cell, back to back, so each includes the tear-down of
    the one before) and `grader grade` over N copies (seconds per submission).
 4. The judge's work on the same submission's request, split, run here in one process
-   (median of the repeats): the request's JSON (written by the grader, read by the judge),
-   decoding the probe values (graders.wire), the checks, and the answer's JSON.
+   (median of the repeats): the request's frame (graders.judge.request_frame: JSON with the
+   arrays' texts beside it, written by the grader, read by the judge), decoding the probe
+   values (graders.wire), the checks, and the answer's JSON.
 
 Profiles: `python -m pyinstrument -m graders.cli check NOTEBOOK` (pip install pyinstrument,
 in the test extras) shows where a check's time goes.
@@ -91,7 +95,7 @@ def check_against_python(grader: list[str], python: str, script: Path, work: Pat
 
 def warm_submission(course, hw2, environment, work: Path, repeat: int) -> dict[str, list]:
     """Part 2's rows, one value per repeat."""
-    from graders.batch import write_outputs
+    from graders.batch import Batch, plan, write_outputs
     from graders.grading import grade
     from graders.judge import judges_for
     from graders.sandbox.isolation import detect
@@ -109,6 +113,8 @@ def warm_submission(course, hw2, environment, work: Path, repeat: int) -> dict[s
             asked.append(time.perf_counter() - started)
 
     judges.ask = timed_ask
+    (work / "gradebook").mkdir(parents=True, exist_ok=True)
+    batch = Batch(work / "gradebook", plan([NOTEBOOK]), hw2, course.limits)
     with WorkerPool(1, hw2.config.preload, detect(), course.limits.memory_mb,
                     environment) as pool:
         recording = Recording(pool)
@@ -120,22 +126,29 @@ def warm_submission(course, hw2, environment, work: Path, repeat: int) -> dict[s
             started = time.perf_counter()
             write_outputs(result, work / "warm")
             report = time.perf_counter() - started
+            started = time.perf_counter()
+            arrays = batch.gradebook.key_arrays()  # Batch.record's row, after the report
+            batch.gradebook.save(batch.plan.identities[NOTEBOOK], "warm", result.file,
+                                 batch.hashes[NOTEBOOK], batch.key_hash, batch.config_hash,
+                                 result.to_record(arrays), result.total, arrays)
+            row = time.perf_counter() - started
             events = recording.events
             cells_s = spans(events, "cell_start", "cell_end")
             probes_s = spans(events, "probe_start", "probe_end")
             for name, value in (
-                    ("total", graded + report), ("cells", cells_s), ("probes", probes_s),
-                    ("overhead", graded + report - cells_s - probes_s),
+                    ("total", graded + report + row), ("cells", cells_s),
+                    ("probes", probes_s), ("overhead", graded + report + row - cells_s - probes_s),
                     ("job start and end", recording.seconds - cells_s - probes_s),
                     ("judge", asked[-1]),
                     ("grade() itself", graded - recording.seconds - asked[-1]),
-                    ("report", report)):
+                    ("report", report), ("gradebook row", row)):
                 rows.setdefault(name, []).append(value)
         for _ in range(repeat * 4):
             started = time.perf_counter()
             pool.run(Job(["pass"], [], course.limits))
             rows.setdefault("fork", []).append(time.perf_counter() - started)
     judges.ask = ask
+    batch.close()
     judge_split(hw2, requests[0], repeat, rows)
     return rows
 
@@ -146,21 +159,21 @@ def judge_split(hw2, request: dict, repeat: int, rows: dict[str, list]) -> None:
 
     from graders.execution import decoded
     from graders.grading import check_results, recorded_answers
-    from graders.judge import _Interned, check_to_json
+    from graders.judge import _Interned, check_to_json, read_request, request_frame
     interned = _Interned()
     for run in range(repeat + 1):  # the first warms the caches (key arrays, displays)
         started = time.perf_counter()
-        text = json.dumps(request)
-        parsed = json.loads(text)
+        text = b"".join(request_frame(request))
+        parsed, blobs = read_request(text)
         json_s = time.perf_counter() - started
         started = time.perf_counter()
         for payload in parsed["probes"].values():
             if payload.get("ok") and not payload.get("plain"):
-                decoded(payload.get("value"))
+                decoded(payload.get("value"), blobs)
         decode_s = time.perf_counter() - started
         started = time.perf_counter()
-        checks = check_results(hw2, parsed)
-        recorded = recorded_answers(hw2, parsed)
+        checks = check_results(hw2, parsed, blobs)
+        recorded = recorded_answers(hw2, parsed, blobs)
         checks_s = time.perf_counter() - started - decode_s  # check_results decodes too
         started = time.perf_counter()
         answer = json.dumps({"checks": {pid: [check_to_json(c, interned) for c in cs]
@@ -170,7 +183,7 @@ def judge_split(hw2, request: dict, repeat: int, rows: dict[str, list]) -> None:
         answer_s = time.perf_counter() - started
         if not run:
             continue
-        for name, value in (("request JSON", json_s), ("decode", decode_s),
+        for name, value in (("request frame", json_s), ("decode", decode_s),
                             ("checks", checks_s), ("answer JSON", answer_s)):
             rows.setdefault(name, []).append(value)
         rows.setdefault("request MB", []).append(len(text) / 1e6)
@@ -217,7 +230,7 @@ def main() -> None:
     print("2. one submission in a warm batch slot")
     total = median["total"]
     for name in ("total", "cells", "probes", "overhead", "job start and end", "judge",
-                 "grade() itself", "report"):
+                 "grade() itself", "report", "gradebook row"):
         indent = "     " if name not in ("total", "cells", "probes", "overhead") else "   "
         label = f"{indent}{name}"
         print(f"{label:<55} {median[name] * 1000:8.1f} ms   {median[name] / total:6.1%}")
@@ -229,7 +242,7 @@ def main() -> None:
           f"{batch / args.batch:7.3f} s")
     print(f"4. the judge's steps on that request ({median['request MB']:.1f} MB), in one "
           "process")
-    for name in ("request JSON", "decode", "checks", "answer JSON"):
+    for name in ("request frame", "decode", "checks", "answer JSON"):
         print(f"   {name:<52} {median[name] * 1000:7.1f} ms")
     shutil.rmtree(work, ignore_errors=True)
 
