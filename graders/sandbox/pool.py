@@ -282,7 +282,7 @@ class Worker:
         job_deadline = started + limits.job_s
         step_deadline, step_name = None, None
         budget = limits.result_bytes
-        buffer, events, limit_hit, began = b"", [], None, False
+        pending, events, limit_hit, began = [], [], None, False  # pending: a line's start
         finished = False
         while not finished and limit_hit is None:
             if self.cancelled.is_set():
@@ -306,8 +306,11 @@ class Worker:
             if budget < 0:
                 limit_hit = f"the results exceeded {limits.result_bytes // 1024} KiB"
                 break
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
+            *lines, rest = chunk.split(b"\n")  # only the new bytes are scanned: a long line
+            if lines:                           # (a probe's arrays) costs its length once
+                lines[0] = b"".join(pending) + lines[0]
+                pending = []
+            pending.append(rest)
             for line in lines:
                 event = _child_event(line)
                 if event is None:
