@@ -8,7 +8,9 @@ wrong answer of the wrong type.
 Decoded values: None, bool, int, float, complex, str, np.ndarray, sympy.Expr, sympy.Matrix,
 list, dict, or `Opaque` (a value of a type the wire does not carry, e.g. a function). A long
 list of equal rows (a swapped function's recorded calls [g, s, out]) may come as columns, one
-block of bytes each ("rows"), and decodes into the same list of lists.
+block of bytes each ("rows"), and decodes into the same list of lists. A large float64 array
+of at most PALETTE_MAX distinct values (a ternary quantiser's draws) may come "paletted": its
+values in "palette" and one uint8 index per entry in "b64", decoded bit for bit.
 
 Bounds are checked before the work they bound: nesting depth, items in the whole value,
 array entries in the whole value, string and number lengths, an array's text against its
@@ -37,6 +39,7 @@ MAX_INT_DIGITS = 400
 MAX_ITEMS = 2_000_000  # tagged nodes in one value (the worker's cap)
 MAX_DEPTH = 64  # lists and dicts in lists and dicts (the worker sends at most 12)
 MAX_STR = 20_000  # characters per string (the worker cuts strings there)
+PALETTE_MAX = 16  # distinct values of a paletted array (the worker's encode_palette)
 
 
 @dataclass(frozen=True)
@@ -186,9 +189,35 @@ def _array(node: dict, budget: _Budget) -> np.ndarray:
     text = node.get("b64")
     if isinstance(text, dict) and budget.blobs is not None:
         text = budget.blobs.text(text)
+    if "palette" not in node:
+        return _bytes(text, count, dtype).reshape(shape).copy()
+    values = _palette(node["palette"], dtype)  # (the worker's encode_palette)
+    index = _bytes(text, count, np.uint8)
+    if count and int(index.max()) >= len(values):
+        raise Malformed("bad array palette")
+    return values[index].reshape(shape)
+
+
+def _palette(text, dtype) -> np.ndarray:
+    """A paletted array's distinct values: 1 to PALETTE_MAX float64 in base64."""
+    if dtype is not np.float64 or not isinstance(text, str) or \
+            not 0 < len(text) <= 4 * -(-PALETTE_MAX * 8 // 3):
+        raise Malformed("bad array palette")
+    try:
+        raw = binascii.a2b_base64(text, strict_mode=True)
+    except ValueError as exc:
+        raise Malformed("bad array palette") from exc
+    if not raw or len(raw) % 8:
+        raise Malformed("bad array palette")
+    return np.frombuffer(raw, dtype=np.float64)
+
+
+def _bytes(text, count: int, dtype) -> np.ndarray:
+    """`count` entries of `dtype` from their base64 `text` (a view of the decoded bytes);
+    its length is checked before it is decoded."""
     if not isinstance(text, (str, bytes, memoryview)):
         raise Malformed("bad array data")
-    if len(text) != 4 * -(-count * np.dtype(dtype).itemsize // 3):  # before decoding it
+    if len(text) != 4 * -(-count * np.dtype(dtype).itemsize // 3):
         raise Malformed("array data does not match its shape")
     try:
         raw = binascii.a2b_base64(text, strict_mode=True)
@@ -196,7 +225,7 @@ def _array(node: dict, budget: _Budget) -> np.ndarray:
         raise Malformed("bad array data") from exc
     if len(raw) != count * np.dtype(dtype).itemsize:
         raise Malformed("array data does not match its shape")
-    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    return np.frombuffer(raw, dtype=dtype)
 
 
 ROW_ITEMS = {"float": "<f8", "int": "<i8", "array": None}  # a column's items: wire dtype
