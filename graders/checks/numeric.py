@@ -104,9 +104,17 @@ class TrajectoryCheck(Check):
                 plot = Plot(self.title, self.ylabel, None, np.maximum(key, self.floor),
                             labels=self.labels)
                 return Outcome(0.0, readings, show(value), show(key), tolerance, plots=[plot])
-            outcomes = [(self._reading(form, base, factor, arr, part, tolerance), arr, part)
-                        for form, arr, part in readings for base, factor in self.bases]
-            best, arr, part = max(outcomes, key=lambda o: o[0].fraction)
+            kept = None  # the first best reading; a full match ends the search
+            for form, arr, part in readings:
+                for base, factor in self.bases:
+                    outcome = self._reading(form, base, factor, arr, part, tolerance)
+                    if kept is None or outcome.fraction > kept[0].fraction:
+                        kept = (outcome, arr, part)
+                    if outcome.fraction >= 1:
+                        break
+                if kept[0].fraction >= 1:
+                    break
+            best, arr, part = kept
             best.student, best.expected = show(arr), show(part)  # the kept reading's only
             return best
 
