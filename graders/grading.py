@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -129,13 +129,9 @@ class GradeResult:
         self.deductions = deductions(policies, self.from_zip, self.days_late)
 
     def as_json(self) -> dict:
-        """The result as plain JSON, without the checks' plots (to_record adds them): they
-        are left out before asdict, which would deep-copy every array."""
-        data = asdict(replace(self, problems=[
-            replace(p, checks=[replace(c, plots=[]) for c in p.checks]) for p in self.problems]))
-        for problem in data["problems"]:
-            for check in problem["checks"]:
-                check.pop("plots")
+        """The result as plain JSON, without the checks' plots (to_record adds them): what
+        dataclasses.asdict gives, without its deep copies of every value."""
+        data = _plain(self, frozenset({"plots"}))
         data.update(total=self.total, earned=self.earned, auto_points=self.auto_points,
                     manual_pending=self.manual_pending)
         return data
@@ -359,3 +355,29 @@ def _check_result(check, probes: dict[str, ProbeResult], max_points: float, show
 
 def _without_key(plot: Plot) -> Plot:
     return Plot(plot.title, plot.ylabel, plot.student, None, None, plot.labels)
+
+
+def _plain(value, leave_out: frozenset = frozenset()):
+    """dataclasses.asdict without its deep copies: a dataclass (within lists, tuples and
+    dicts too) as a new dict of its fields but those named in `leave_out`; any other value
+    as it is (JSON leaves, shared)."""
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    names = _FIELDS.get(kind)
+    if names is None and is_dataclass(kind):
+        names = _FIELDS[kind] = tuple(f.name for f in fields(kind))
+    if names is not None:
+        return {name: _plain(getattr(value, name), leave_out) for name in names
+                if name not in leave_out}
+    if isinstance(value, list):
+        return [_plain(v, leave_out) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v, leave_out) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v, leave_out) for k, v in value.items()}
+    return value
+
+
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+_FIELDS: dict[type, tuple[str, ...]] = {}  # a dataclass's field names, by type

@@ -64,7 +64,8 @@ def write_atomic(path: Path, text: str) -> None:
 
 def write_result(result: GradeResult, folder: Path) -> Path:
     """folder/report.html and folder/result.json; returns the report's path."""
-    write_atomic(folder / "result.json", json.dumps(result.as_json(), indent=1, default=str))
+    write_atomic(folder / "result.json", json.dumps(result.as_json(), default=str))  # one line:
+    # json's C encoder (indenting takes its pure-Python one, ~4x the time)
     report = folder / "report.html"
     write_atomic(report, render_report(result))
     return report
