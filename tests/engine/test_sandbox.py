@@ -177,3 +177,13 @@ def replace_probe(probe, **fields):
         def wire(self):
             return {**super().wire(), **fields}
     return Extended(**{name: getattr(probe, name) for name in probe.__dataclass_fields__})
+
+
+def test_the_zygote_has_warmed_up_what_the_preloads_load_on_first_use(pool, course):
+    """sympy's first matrix product and pyplot's first figure load more modules; each job
+    finds them loaded (by the zygote's warm_up), not one of its own to pay for."""
+    ex = run(pool, course, ["import sys\nx = sorted(m for m in ('sympy.tensor.tensor', "
+                            "'sympy.combinatorics', 'matplotlib.backends.backend_agg') "
+                            "if m in sys.modules)"])
+    assert ex.probes["x"].value == ["matplotlib.backends.backend_agg", "sympy.combinatorics",
+                                    "sympy.tensor.tensor"]
