@@ -99,17 +99,27 @@ KEY_DASH = ' stroke-dasharray="5,3"'
 
 
 def _series(data: np.ndarray, lo: float, hi: float, steps: int, dash: str = "") -> str:
-    """Polylines of a (steps, series) array: one per finite stretch of each series. The
-    points of every series are written as one text, then cut at each stretch's ends."""
+    """Polylines of a (steps, series) array: one per finite stretch of each series."""
     finite = np.isfinite(data)
     x, y = _coordinates(np.where(finite, data, lo), lo, hi, steps)
     tenths = _tenths(x[:, None], y)  # (rows, series, 2)
+    return _polylines(tenths.tobytes(), finite.tobytes(), tenths.shape, dash)
+
+
+@functools.lru_cache(maxsize=1024)
+def _polylines(tenths: bytes, finite: bytes, shape: tuple, dash: str) -> str:
+    """_series' polylines from its points in tenths of a pixel (rows, series, 2) and where
+    the values are finite (rows, series), given as bytes: curves that land on the same
+    pixels (a class's right answers, the key's) are written once. The points of every series
+    are written as one text, then cut at each stretch's ends."""
+    tenths = np.frombuffer(tenths, dtype=np.intp).reshape(shape)
+    finite = np.frombuffer(finite, dtype=bool).reshape(shape[:2])
     codes = _codes(tenths).transpose(1, 0, 2, 3).ravel()
     text = codes[codes != 0].tobytes().decode("ascii")
-    rows = data.shape[0]
+    rows, series = shape[:2]
     ends = np.cumsum(_LENGTHS[tenths].sum(axis=-1).T).tolist()  # after point s * rows + i
     parts = []
-    for s in range(data.shape[1]):
+    for s in range(series):
         for start, stop in _stretches(finite[:, s]):
             first = ends[s * rows + start - 1] if s * rows + start else 0
             points = text[first:ends[s * rows + stop - 1] - 1]  # without the last separator

@@ -276,7 +276,9 @@ def test_points_are_written_as_one_decimal_numbers_would_be():
     assert _points(np.array([]), np.array([])) == ""
 
 
-def test_student_curves_are_drawn_every_time_and_only_the_keys_are_kept():
+def test_student_curves_are_drawn_per_pixels_and_only_the_keys_are_kept_per_array():
+    """A student's curve is written anew unless one on the same pixels was (a class's right
+    answers): then the same text, never another curve's."""
     from graders import plots
     steps = np.arange(60.0)
     key = np.stack([np.log1p(steps), np.sqrt(steps)], axis=1)
@@ -284,6 +286,10 @@ def test_student_curves_are_drawn_every_time_and_only_the_keys_are_kept():
     kept = plots._key_series.cache_info().currsize
     drawn = {str(plots.line_plot("t", "y", key + 0.01 * i, key)) for i in range(1, 9)}
     assert len(drawn) == 8 and plots._key_series.cache_info().currsize == kept
+    hits = plots._polylines.cache_info().hits
+    again = str(plots.line_plot("t", "y", key * (1 + 1e-12) + 0.01, key))  # same pixels
+    assert again == str(plots.line_plot("t", "y", key + 0.01, key))
+    assert plots._polylines.cache_info().hits > hits
 
 
 def test_a_result_as_json_is_what_asdict_gives_without_the_plots():
