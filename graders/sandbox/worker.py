@@ -431,14 +431,14 @@ class Recorder:
 
 
 def snapshot(value):
-    """`value` as it is now: numpy arrays and torch tensors copied, lists copied a level deep
+    """`value` as it is now: numpy arrays and torch tensors copied, lists copied item by item
     (other values are kept as they are)."""
     if hasattr(value, "copy") and type(value).__module__ == "numpy":
         return value.copy()
     if hasattr(value, "detach") and hasattr(value, "clone"):
         return value.detach().clone()
     if isinstance(value, list):
-        return [snapshot(v) if hasattr(v, "copy") else v for v in value]
+        return [snapshot(v) for v in value]
     return value
 
 
