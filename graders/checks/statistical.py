@@ -14,12 +14,17 @@ vectorised call where f allows it (the probe's `batch`), else N calls. Half the 
                 and the calls recorded while the student's own training ran (the runs
                 probe of graders/checks/replay.py) are unbiased too, so a quantiser that is right
                 only when the grader calls it loses this half: for a recorded element with
-                r = |g_j| / s <= 1, z = sign(g_j) out_j / s - r lies in [-1, 1] with mean 0
-                given everything before it (a martingale difference), so by Azuma-Hoeffding
-                the mean of n of them exceeds t = sqrt(2 ln(8 / delta) / n) in magnitude with
-                probability at most delta / 4. The test runs separately on elements with
-                r < 1/2 and r >= 1/2, where a wrong keep probability errs in opposite
-                directions (Bernoulli(1/2) keeps too many small and too few large ones).
+                0 < r = |g_j| / s <= 1, z = sign(g_j) out_j / s - r has mean 0 given
+                everything before it (a martingale difference) and lies in the interval
+                [-r, 1 - r] of width 1 that r (known before the draw) fixes, so by
+                Azuma-Hoeffding the mean of n of them exceeds t = sqrt(ln(8 / delta) / (2n))
+                in magnitude with probability at most delta / 4. Elements with g_j = 0 are
+                left out (their z is 0 whatever the quantiser does; which elements are left
+                out is known before each draw, so the rest is still a martingale); those at
+                r = 1, which an unbiased quantiser always keeps, stay in.
+                The test runs separately on elements with r < 1/2 and r >= 1/2, where a
+                wrong keep probability errs in opposite directions (Bernoulli(1/2) keeps
+                too many small and too few large ones).
 
 The quantiser's calls recorded while the student's own training ran (the probe's `swap`;
 graders/checks/replay.py replays those runs) are read here too: `recorded_calls` stacks them,
@@ -116,8 +121,10 @@ def training_bias(result: ProbeResult | None, delta: float) -> str:
     for length, g, s, out, _ in recorded_calls(result.value.get("records", []), result.memo)[0]:
         if length != 3:  # calls f(g, s) only
             continue
-        usable = (s > 0) & (np.abs(g) <= s) & np.isfinite(out)
-        ratio = np.abs(g[usable]) / s[usable]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.abs(g) / s
+        usable = (s > 0) & (ratio > 0) & (ratio <= 1) & np.isfinite(out)
+        ratio = ratio[usable]
         r.append(ratio)
         z.append(np.sign(g[usable]) * out[usable] / s[usable] - ratio)
     if not r:
@@ -125,7 +132,7 @@ def training_bias(result: ProbeResult | None, delta: float) -> str:
     r, z = np.concatenate(r), np.concatenate(z)
     for name, part in (("small", r < 0.5), ("large", r >= 0.5)):
         n = int(part.sum())
-        if n and abs(z[part].mean()) > math.sqrt(2 * math.log(8 / delta) / n):
+        if n and abs(z[part].mean()) > math.sqrt(math.log(8 / delta) / (2 * n)):
             return name
     return ""
 

@@ -43,7 +43,7 @@ MISTAKES = (
             "[assignments.duke-hw2.tolerances.partial_credit_from] is 1.5; it must be at most 1"),
     Mistake("a typo in a tolerance", "rtol = 1e-6", "rtool = 1e-6",
             "[assignments.duke-hw2.tolerances] is missing rtol"),
-    Mistake("too few TernGrad runs", "terngrad_runs = 12 ", "terngrad_runs = 2 ",
+    Mistake("too few TernGrad runs", "terngrad_runs = 4 ", "terngrad_runs = 2 ",
             "[assignments.duke-hw2.tolerances.terngrad_runs] is 2; it must be at least 3"),
     Mistake("an unknown convention variant", 'aggregation = ["sum_x2", ', 'aggregation = ["sum", ',
             "aggregation: unknown variant sum"),

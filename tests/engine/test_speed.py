@@ -127,7 +127,7 @@ def bias_one_by_one(records, delta) -> str:
             g, s, out = np.broadcast_arrays(g, s, out)
         except ValueError:
             continue
-        usable = (s > 0) & (np.abs(g) <= s) & np.isfinite(out)
+        usable = (s > 0) & (np.abs(g) <= s) & (g != 0) & np.isfinite(out)
         ratio = np.abs(g[usable]) / s[usable]
         r.append(ratio)
         z.append(np.sign(g[usable]) * out[usable] / s[usable] - ratio)
@@ -136,7 +136,7 @@ def bias_one_by_one(records, delta) -> str:
     r, z = np.concatenate(r), np.concatenate(z)
     for name, part in (("small", r < 0.5), ("large", r >= 0.5)):
         n = int(part.sum())
-        if n and abs(z[part].mean()) > np.sqrt(2 * np.log(8 / delta) / n):
+        if n and abs(z[part].mean()) > np.sqrt(np.log(8 / delta) / (2 * n)):
             return name
     return ""
 

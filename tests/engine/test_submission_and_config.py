@@ -99,7 +99,7 @@ def test_bad_grader_toml_names_the_key_and_the_fix(tmp_path, edit, expected):
 @pytest.mark.parametrize("edit, expected", [
     (("update = 2", "updte = 2"), "lists optimum, optimum_symbolic, updte, but the problem has"),
     (('"sum_x2", "mean_x2"', '"sum_x2", "median_x2"'), "unknown variant median_x2"),
-    (("terngrad_runs = 12", "terngrad_runz = 12"), "missing terngrad_runs"),
+    (("terngrad_runs = 4", "terngrad_runz = 4"), "missing terngrad_runs"),
     (('module = "duke_hw2"', 'module = "duke_hw9"'), "no module graders/assignments/duke_hw9.py"),
     (('"1.3" = false', '"1.3" = "no"'), "[assignments.duke-hw2.key.true_false.1.3] is 'no', not true or false"),
     (('"1.3" = false', '"1.11" = false'), "[assignments.duke-hw2.key.true_false.1.11] is not a known setting"),
