@@ -91,8 +91,9 @@ def encode(value, budget=None, depth=0):
         return encode_array(np, value, budget)
     if sympy is not None and isinstance(value, sympy.MatrixBase):
         rows, cols = value.shape
+        seen = {}
         return {"t": "matrix", "rows": rows, "cols": cols,
-                "items": [encode_expr(sympy, value[i, j], budget)
+                "items": [encode_expr(sympy, value[i, j], budget, seen)
                           for i in range(rows) for j in range(cols)]}
     if sympy is not None and isinstance(value, sympy.Basic):
         return {"t": "expr", "tree": encode_expr(sympy, value, budget)}
@@ -209,9 +210,31 @@ def encode_rows(np, torch, value, budget, depth):
     return {"t": "rows", "n": len(value), "columns": encoded}
 
 
-def encode_expr(sympy, expr, budget):
+def encode_expr(sympy, expr, budget, seen=None):
     """A sympy expression as a tree: ["Symbol", name] | ["Integer", "12"] |
-    ["Rational", "p", "q"] | ["Float", "0.5"] | [FuncName, child, ...]."""
+    ["Rational", "p", "q"] | ["Float", "0.5"] | [FuncName, child, ...]. A subexpression met
+    again (sympy shares them: a symbolic inverse repeats its determinant) is encoded once,
+    `seen` maps it to (tree, nodes); it costs its nodes of the budget each time, as written
+    out."""
+    seen = {} if seen is None else seen
+    try:
+        tree, nodes = seen.get(expr) or (None, 0)
+    except TypeError:  # an unhashable object posing as an expression
+        tree, nodes = None, 0
+    if tree is not None and budget[0] >= nodes:
+        budget[0] -= nodes
+        return tree
+    before = budget[0]
+    tree = _expr_tree(sympy, expr, budget, seen)
+    if budget[0] >= 0:
+        try:
+            seen[expr] = (tree, before - budget[0])
+        except TypeError:
+            pass
+    return tree
+
+
+def _expr_tree(sympy, expr, budget, seen):
     budget[0] -= 1
     if budget[0] < 0:
         return ["Unsupported", "expression too large"]
@@ -227,7 +250,7 @@ def encode_expr(sympy, expr, budget):
         return ["Float", repr(float(expr))]
     if expr.is_NumberSymbol or expr.is_number and not expr.args:
         return [type(expr).__name__[:100]]
-    return [expr.func.__name__[:100]] + [encode_expr(sympy, a, budget) for a in expr.args]
+    return [expr.func.__name__[:100]] + [encode_expr(sympy, a, budget, seen) for a in expr.args]
 
 
 def decode_array(np, item):
