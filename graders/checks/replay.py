@@ -25,8 +25,9 @@ and a log of 0 (L = 0 exactly) is the residual 0.
 The random part is checked where it is random: every recorded output lies in
 {0, s sign(g)} and the outputs are unbiased (statistical.training_bias: Azuma-Hoeffding over
 the recorded elements, false failure below `false_failure`). A run therefore passes only as
-TernGrad training driven by unbiased ternary draws; the replay itself is exact, so a dozen
-runs decide what a two-sample test of the histories' distribution needed hundreds for.
+TernGrad training driven by unbiased ternary draws; the replay itself is exact, so a few
+runs (grader.toml's terngrad_runs, 4) decide what a two-sample test of the histories'
+distribution needed hundreds for.
 Anything else fails: a deterministic or scaled or shifted history, a history that is not the
 one the run's own draws give (another seed's run, 2.2's history), a training loop that
 quantises something else or with another s, and a biased quantiser.
