@@ -16,7 +16,12 @@ It is a fork server ("zygote") that never sees a job's data:
           -> {"op": "ended", "job": ID, "exit": code}
 
 The zygote passes the two descriptors on to a fresh process and closes its copies: it never
-reads the cells, the probes or the results. The grader writes the job into the input pipe,
+reads the cells, the probes or the results. That process is made ahead ("the spare"): right
+after the zygote is ready and again right after each job has ended, it forks the next job's
+processes, which confine themselves and wait for the two descriptors on a socket pair; a fork
+message only hands them over (the forks of a 100 MB warm image, ~4 ms each, are off the
+job's path). A spare is made only when no job of the slot is alive, from the zygote, which
+holds nothing of any job, so it holds nothing of one either. The grader writes the job into the input pipe,
 reads the events from the event pipe and keeps every clock. Where the kernel allows it (the
 start-up settings say), each job gets its own user, pid, mount, ipc, uts and network
 namespaces and fresh size-capped tmpfs mounts on /tmp, /dev/shm and /job:
@@ -65,12 +70,15 @@ RECORD_LIMIT = 2000  # calls of a swapped function recorded per probe, at most
 
 # --- encoding values as plain JSON ----------------------------------------------------------
 
+TOO_LARGE = {"t": "unsupported", "type": "value too large or too deeply nested"}
+
+
 def encode(value, budget=None, depth=0):
     """A Python value as a JSON-able tagged tree; unknown types become {"t": "unsupported"}."""
     budget = budget if budget is not None else [ENCODING_LIMITS["items"]]
     budget[0] -= 1
     if budget[0] < 0 or depth > ENCODING_LIMITS["depth"]:
-        return {"t": "unsupported", "type": "value too large or too deeply nested"}
+        return TOO_LARGE
     np = sys.modules.get("numpy")
     torch = sys.modules.get("torch")
     sympy = sys.modules.get("sympy")
@@ -97,6 +105,8 @@ def encode(value, budget=None, depth=0):
                           for i in range(rows) for j in range(cols)]}
     if sympy is not None and isinstance(value, sympy.Basic):
         return {"t": "expr", "tree": encode_expr(sympy, value, budget)}
+    if isinstance(value, (list, tuple, dict)) and len(value) > budget[0]:
+        return TOO_LARGE  # an item costs at least 1: said at once, not after 10**7 of them
     if isinstance(value, (list, tuple)):
         rows = encode_rows(np, torch, value, budget, depth)
         if rows is not None:
@@ -692,11 +702,13 @@ def not_dumpable():
 
 # --- the processes of one job ------------------------------------------------------------------
 
-def job_process(job_in, events, settings):
-    """C: confine, read the job from `job_in`, run it, write events to `events`; never returns."""
+def job_process(handover, settings):
+    """C: confine, wait for the job's two pipes on `handover`, read the job from the first, run
+    it, write events to the second; never returns."""
     try:
         if settings.get("namespaces"):
             drop_capabilities()
+        job_in, events = receive_pipes(handover)
         job = read_job(job_in)
         limits = job["limits"]
         workdir = os.path.join(work_root(settings), "job-" + os.urandom(12).hex())
@@ -728,6 +740,16 @@ def job_process(job_in, events, settings):
             pass
     finally:
         os._exit(0)
+
+
+def receive_pipes(handover):
+    """The job's input and event pipes, sent by the zygote when the job is asked for; exits
+    (nothing ran) if the zygote goes first or sends anything else."""
+    _, fds, _, _ = socket.recv_fds(handover, 16, 2)
+    handover.close()
+    if len(fds) != 2:
+        os._exit(70)
+    return fds
 
 
 def work_root(settings):
@@ -763,8 +785,8 @@ def apply_rlimits(limits):
             pass  # not supported here (macOS has no RLIMIT_AS): the wall clocks still hold
 
 
-def namespaced_job(job_in, events, settings):
-    """A: enter fresh namespaces and run B, pid 1 of them; exit with B's status. Never reads
+def namespaced_job(handover, settings):
+    """A: enter fresh namespaces and run B, pid 1 of them; exit with B's status. Never sees
     the job's pipes."""
     try:
         enter_job_namespaces()
@@ -772,10 +794,9 @@ def namespaced_job(job_in, events, settings):
         pid = os.fork()
         if pid == 0:
             os.close(alive_w)
-            job_init(job_in, events, settings, alive_r)
+            job_init(handover, settings, alive_r)
         os.close(alive_r)
-        os.close(job_in)
-        os.close(events)
+        handover.close()
         _, status = os.waitpid(pid, 0)
         os._exit(min(max(os.waitstatus_to_exitcode(status), 0), 255)
                  if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
@@ -783,7 +804,7 @@ def namespaced_job(job_in, events, settings):
         os._exit(71)
 
 
-def job_init(job_in, events, settings, alive):
+def job_init(handover, settings, alive):
     """B: pid 1 of the job. Dies with A; mounts the job's fresh scratch; forks C and reaps
     everything until C is gone. When B exits, the kernel kills what is left of the job."""
     try:
@@ -794,9 +815,8 @@ def job_init(job_in, events, settings, alive):
         pid = os.fork()
         if pid == 0:
             os.close(alive)
-            job_process(job_in, events, settings)
-        os.close(job_in)
-        os.close(events)
+            job_process(handover, settings)
+        handover.close()
         while True:
             reaped, status = os.waitpid(-1, 0)
             if reaped == pid:
@@ -806,10 +826,44 @@ def job_init(job_in, events, settings, alive):
         os._exit(73)
 
 
-def plain_job(job_in, events, settings):
+def plain_job(handover, settings):
     """Without namespaces: the job in its own process group, as the zygote's child."""
     os.setpgid(0, 0)
-    job_process(job_in, events, settings)
+    job_process(handover, settings)
+
+
+class Spare:
+    """The next job's processes, forked from the zygote before the job is asked for: `pid`
+    is the job's first process, `handover` the zygote's end of the socket pair its job
+    process waits on for the two pipes."""
+
+    def __init__(self, control, settings, namespaced):
+        self.handover, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.pid = os.fork()
+        if self.pid == 0:
+            control.sock.close()  # the job never reaches the grader's control channel
+            self.handover.close()
+            (namespaced_job if namespaced else plain_job)(theirs, settings)
+        theirs.close()
+
+    def hand_over(self, fds):
+        """Send the job's pipes; False if the spare is gone already."""
+        try:
+            socket.send_fds(self.handover, [b"job"], fds)
+            return True
+        except OSError:
+            return False
+        finally:
+            self.handover.close()
+
+    def discard(self):
+        """Kill and reap a spare that will not run a job."""
+        self.handover.close()
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError, PermissionError):
+            pass
 
 
 def empty_folder(path):
@@ -989,21 +1043,23 @@ def serve():
         except (ProcessLookupError, PermissionError):
             pass
 
+    spare = Spare(control, settings, namespaced)
     while True:
         message, fds = control.receive()
         if message is None:
+            spare.discard()
             return
         if message.get("op") != "fork" or len(fds) != 2:
             for fd in fds:
                 os.close(fd)
             continue
-        job_in, events = fds
-        pid = os.fork()
-        if pid == 0:
-            control.sock.close()  # the job never reaches the grader's control channel
-            (namespaced_job if namespaced else plain_job)(job_in, events, settings)
-        os.close(job_in)
-        os.close(events)
+        if not spare.hand_over(fds):  # it died waiting: a fresh one (if that one cannot
+            spare.discard()           # start either, watch() reads its exit status)
+            spare = Spare(control, settings, namespaced)
+            spare.hand_over(fds)
+        pid = spare.pid
+        for fd in fds:
+            os.close(fd)
         control.send({"op": "forked", "job": message["job"]})
         status = watch(control, pid, message["job"], kill)
         if not namespaced:
@@ -1014,6 +1070,7 @@ def serve():
                 empty_folder(folder)
         control.send({"op": "ended", "job": message["job"],
                       "exit": os.waitstatus_to_exitcode(status)})
+        spare = Spare(control, settings, namespaced)  # no job of the slot is alive now
 
 
 if __name__ == "__main__":

@@ -574,7 +574,7 @@ ATTACKS = (
            ("W_next = [\"__import__('os').system('touch /tmp/grader-pwned-by-eval')\", "
             "'__import__(\"os\").getpid()', '1']",),
            "is not allowed in a formula", bomb=True),
-    Attack("ten-million-item-list", ("W_next = list(range(10**7))",), "exceeded the memory limit",
+    Attack("ten-million-item-list", ("W_next = list(range(10**7))",), "too large",
            bomb=True),
     Attack("deeply-nested-list", ("W_next = []\nfor _ in range(10**5):\n    W_next = [W_next]",),
            "too large", bomb=True),

@@ -1,6 +1,7 @@
-"""The worker's encoding of sympy expressions (graders/sandbox/worker.encode_expr): a
-subexpression met again is encoded once, yet the tree and the node budget are exactly those
-of writing every node out (the oracle below walks the tree plainly)."""
+"""The worker's encoding of values (graders/sandbox/worker.encode) within its node budget:
+sympy expressions (encode_expr: a subexpression met again is encoded once, yet the tree and
+the node budget are exactly those of writing every node out; the oracle below walks the tree
+plainly) and containers longer than the budget (too large at once)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,11 @@ def test_the_budget_runs_out_where_writing_out_runs_out():
         assert budget == plain_budget, limit
     assert "Unsupported" not in str(worker.encode_expr(sp, W[0, 0], [total]))
     assert "Unsupported" in str(worker.encode_expr(sp, W[0, 0], [total - 1]))
+
+
+def test_a_container_longer_than_the_budget_is_too_large_at_once():
+    for value in (list(range(10**7)), tuple(range(5000)), dict.fromkeys(range(5000))):
+        assert worker.encode(value, [4000]) == worker.TOO_LARGE
+    assert worker.encode([[1.0, 2.0]] * 10, [4000])["t"] == "list"  # within it: encoded
+    nested = worker.encode([list(range(3000)), list(range(3000))], [4000])
+    assert worker.TOO_LARGE in nested["items"]  # the budget shared by the items still holds
