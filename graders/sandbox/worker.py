@@ -847,11 +847,14 @@ class Spare:
         theirs.close()
 
     def hand_over(self, fds):
-        """Send the job's pipes; False if the spare is gone already."""
+        """Send the job's pipes; False if the spare is gone already (its first process has
+        ended, or none of its processes holds the socket any more)."""
         try:
+            if os.waitpid(self.pid, os.WNOHANG)[0] != 0:
+                return False
             socket.send_fds(self.handover, [b"job"], fds)
             return True
-        except OSError:
+        except OSError:  # ChildProcessError included
             return False
         finally:
             self.handover.close()
