@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from graders import ROOT
+from graders.program import Program, finished
 
 def _config(ctx: click.Context):
     """The course configuration (--config), loaded once per command."""
@@ -63,7 +64,7 @@ def _assignment(ctx, name: str | None, declared=None, force: bool = False):
     return config, _load(config, chosen)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Program, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
               default=lambda: next((p for p in (Path("grader.toml"), ROOT / "grader.toml")
                                     if p.exists()), Path("grader.toml")),
@@ -77,7 +78,7 @@ def main(ctx: click.Context, config: Path) -> None:
     Instructors: `grader grade submissions/ -o out/` grades a whole class into HTML reports
     and a gradebook. `grader list` shows the assignments; `grader key` shows an answer key.
     """
-    ctx.obj = {"config": config}
+    ctx.ensure_object(dict)["config"] = config
 
 
 @main.command("list")
@@ -206,21 +207,27 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
     Runs your code in a sandboxed worker, prints a table of what passes, and writes an HTML
     report. Exit code 0 when it could be graded, 2 when the file could not be read.
     """
-    # Start-up in parallel, each step a guess that the next one checks: the worker starts
-    # from a first look at the file (_peek: the assignment it names, what it imports), before
-    # the notebook is loaded; the submission's job starts as soon as it is, with the probes
-    # of the last check of this assignment (graders.keys.remembered_probes), while this
-    # process imports the engine, loads the key and forks the judge from there; grading then
-    # finds that job running (or, where a guess was wrong, runs the right one); the
-    # report's renderer loads while the cells run. A self-check holds no keys worth
-    # stealing: the worker starts in the confinement bubblewrap should give here, its own
-    # start being the trial (graders.sandbox.pool.WorkerPool.confirm).
+    # Start-up in parallel, each step a guess that the next one checks: the worker and the
+    # submission's job start from a first look at the file (graders.submission.first_look:
+    # its JSON alone, no nbformat), the job with the probes of the last check of this
+    # assignment (graders.keys.remembered_probes); then the notebook is loaded (nbformat,
+    # the reading of record: what it refuses is refused, with no mark and no report) while
+    # the sandbox starts, and this process imports the engine, loads the key and forks the
+    # judge from there; grading then finds that job running (or, where a guess was wrong,
+    # kills it and runs the right one); the report's renderer loads while the cells run. A
+    # self-check holds no keys worth stealing: the worker starts in the confinement
+    # bubblewrap should give here, its own start being the trial
+    # (graders.sandbox.pool.WorkerPool.confirm).
     from contextlib import ExitStack
+
+    from graders.submission import SubmissionError, first_look, load
     with ExitStack() as stack:
-        early = _early_pool(ctx, file, assignment)
+        first = first_look(file)
+        early = _early_pool(ctx, first, assignment)
+        started = False
         if early is not None:
             stack.callback(early[1].close)
-        from graders.submission import SubmissionError, load
+            started = _start_ahead(early[1], early[0], first, _config(ctx).limits)
         try:
             submission = load(file)
         except SubmissionError as exc:
@@ -240,76 +247,60 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
                 early[1].close()  # it guessed another assignment
             pool = _check_pool(config, settings, code, _environment(config, chosen))
             stack.callback(pool.close)
-        from graders.keys import remember_probes, remembered_probes
-        from graders.sandbox.pool import Job
-        probes = remembered_probes(chosen)
-        if probes is not None and submission.cells:
-            pool.start(Job(submission.cells, probes, config.limits, files=dict(submission.files)))
+            started = False
+        if not started:
+            _start_ahead(pool, chosen, submission, config.limits)
         import gc
         from concurrent.futures import ThreadPoolExecutor
 
         from graders.grading import grade as grade_one
         from graders.judge import judges_for
+        from graders.keys import remember_probes
         loaded = _load(config, chosen)
         gc.freeze()  # the engine and the key, for good: no collection here, in the forked
         judges_for(loaded).fork(loaded)  # judge or at exit walks them again (0.1 s each)
+        remember_probes(chosen, [probe.wire() for probe in loaded.probes()])
         with ThreadPoolExecutor(1) as background:  # started after the fork: no thread forked
-            background.submit(_warm_report)
+            writer = background.submit(_report_writer)
             isolation = pool.confirm()
             result = grade_one(file, loaded, pool, config.limits, "student",
                                isolation.describe())
             background.submit(pool.close)  # its end is waited for while the report is written
-            remember_probes(chosen, [probe.wire() for probe in loaded.probes()])
             _print_table(result)
-            from graders.batch import write_outputs
             from graders.identity import folder_name
             folder = output or Path("reports/out/check") / folder_name(result.student)
-            report = write_outputs(result, folder)
+            report = writer.result()(result, folder)
     click.secho(f"report: {report}", fg="green")
+    finished(ctx)  # nothing left to do: the process may end at once (graders.program)
 
 
-#: The largest file `_peek` looks at (a larger one is loaded first, as it always was).
-PEEK_BYTES = 4 * 2**20
+def _start_ahead(pool, assignment_id: str, submission, limits) -> bool:
+    """Start `submission`'s job on `pool` now (WorkerPool.start), with the probes the last
+    check of the assignment kept (graders.keys.remembered_probes): grading adopts it if it
+    is the job it asks for, else kills it first. False where nothing was started (no first
+    look, no probes kept, no code)."""
+    if submission is None or not submission.cells:
+        return False
+    from graders.keys import remembered_probes
+    from graders.sandbox.pool import Job
+    probes = remembered_probes(assignment_id)
+    return probes is not None and pool.start(Job(submission.cells, probes, limits,
+                                                 files=dict(submission.files)))
 
 
-def _peek(file: Path) -> tuple[str | None, list[str]] | None:
-    """A first look at a notebook or a script, before graders.submission loads it (nbformat
-    costs a tenth of a second): (the assignment its metadata names, its code). Only a
-    guess for starting the worker early, which the loaded submission confirms or not; None
-    where the file is anything else or cannot be read so."""
-    try:
-        if file.suffix not in (".ipynb", ".py") or not file.is_file() or \
-                file.stat().st_size > PEEK_BYTES:
-            return None  # a pipe, a device or a folder is graders.submission's to refuse
-        text = file.read_text("utf-8")
-        if file.suffix == ".py":
-            return None, [text]
-        import json
-        notebook = json.loads(text)
-        code = ["".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-                for cell in notebook["cells"] if cell.get("cell_type") == "code"]
-        grader = notebook.get("metadata", {}).get("grader")
-        hint = grader.get("assignment") if isinstance(grader, dict) else None
-        return (hint if isinstance(hint, str) else None), [c for c in code if isinstance(c, str)]
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+def _early_pool(ctx, first, named: str | None):
+    """(assignment id, its worker pool, already starting) from the first look at the
+    submission (`first`, graders.submission.first_look), for `check`; None where there is
+    none, the configuration does not load or the assignment's environment is not built yet
+    (`check` then says why, in its order)."""
+    if first is None:
         return None
-
-
-def _early_pool(ctx, file: Path, named: str | None):
-    """(assignment id, its worker pool, already starting) from a first look at `file`
-    (_peek), for `check`; None where that look tells too little, the configuration does
-    not load or the assignment's environment is not built yet (`check` then says why, in
-    its order)."""
-    peeked = _peek(file)
-    if peeked is None:
-        return None
-    hint, code = peeked
     from graders.config import ConfigError, load
     from graders.sandbox.environment import EnvironmentBuildError, built, own
     try:
         config = ctx.obj["loaded"] = load(ctx.obj["config"])
-        chosen = named or hint or (next(iter(config.assignments))
-                                   if len(config.assignments) == 1 else None)
+        chosen = named or first.assignment_hint or (
+            next(iter(config.assignments)) if len(config.assignments) == 1 else None)
         if chosen is None:
             return None
         settings = config.assignment(chosen)
@@ -319,7 +310,8 @@ def _early_pool(ctx, file: Path, named: str | None):
         return None
     if environment is None:
         return None
-    return chosen, _check_pool(config, settings, code, environment)
+    return chosen, _check_pool(config, settings, first.cells + list(first.files.values()),
+                               environment)
 
 
 def _check_pool(config, settings, code: list[str], environment):
@@ -331,12 +323,15 @@ def _check_pool(config, settings, code: list[str], environment):
                       config.limits.memory_mb, environment)
 
 
-def _warm_report() -> None:
-    """Import the report's writer and load its template (graders/report.py keeps both), in the
+def _report_writer():
+    """The report's writer, graders.batch.write_outputs, imported (15 ms of imports, sqlite3
+    among them) and its template loaded (graders/report.py keeps it): called in the
     background while the sandbox runs the cells, so that writing the report does not wait
-    for them."""
+    for either."""
+    from graders.batch import write_outputs
     from graders.report import environment
     environment().get_template("submission.html.j2")
+    return write_outputs
 
 
 @main.command()
@@ -528,12 +523,14 @@ def _environment(config, name: str):
 
 def _declared(files: list[Path]) -> dict[str, list[Path]]:
     """The assignments the readable submissions declare (notebook metadata, answer sheets),
-    each with its files; unreadable files are graded later and declare nothing."""
-    from graders.submission import SubmissionError, load
+    each with its files; unreadable files are graded later and declare nothing. A plain v4
+    notebook's metadata is read without nbformat (`first_look`: the same metadata, a few ms
+    less a file before the class's workers start)."""
+    from graders.submission import SubmissionError, first_look, load
     declared: dict[str, list[Path]] = {}
     for f in files:
         try:
-            hint = load(f).assignment_hint
+            hint = (first_look(f) or load(f)).assignment_hint
         except SubmissionError:
             continue
         if hint is not None:

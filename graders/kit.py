@@ -36,8 +36,8 @@ PACKAGE = ROOT / "graders"
 #: from a built kit with nothing else on the path).
 ENGINE = ("__init__.py", "cache.py", "checks/__init__.py", "checks/base.py", "checks/forms.py",
           "checks/quantities.py", "checks/public.py", "execution.py", "grading.py",
-          "judge.py", "plots.py", "policies.py", "report.py", "selfcheck.py", "submission.py",
-          "symbolic.py", "unzip.py", "wire.py", "sandbox/__init__.py",
+          "judge.py", "plots.py", "policies.py", "program.py", "report.py", "selfcheck.py",
+          "submission.py", "symbolic.py", "unzip.py", "wire.py", "sandbox/__init__.py",
           "sandbox/environment.py", "sandbox/isolation.py", "sandbox/pool.py",
           "sandbox/worker.py", "templates/base.html.j2", "templates/selfcheck.html.j2")
 #: What the engine needs from the package registry (the student environment is separate).

@@ -16,6 +16,11 @@ most MAX_MODULES of MAX_MODULE_BYTES each). They are written into the job's fold
 sandbox, so the imports work there; they are never submissions of their own (`discover`).
 
 Every problem is a `SubmissionError` whose message names the file, what is wrong and the fix.
+
+`first_look` reads a notebook's cells from its JSON alone, without nbformat (whose import and
+first read cost about 0.1 s): a guess that lets `grader check` start the worker and the
+submission's job at once. `load` stays the reader of record: only what it reads is graded,
+and it refuses what it refuses whatever the first look saw.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ MAX_BYTES = 20 * 1024 * 1024
 CELL_MARKER = re.compile(r"^# ?%%.*$", re.MULTILINE)
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_MODULES, MAX_MODULE_BYTES = 8, 1024 * 1024
+FIRST_LOOK_BYTES = 4 * 2**20  # a larger notebook is not read twice: `load` reads it first
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -284,23 +290,73 @@ def _notebook_cells(shown: str, text: str) -> tuple[list[str], list[str], str | 
         raise SubmissionError(f"{shown}: not a Jupyter notebook (the JSON is a "
                               f"{type(data).__name__}, not an object). Download the notebook "
                               "again from Jupyter (File > Download).")
-    import nbformat  # here, not at import: `grader check` starts its worker before (0.1 s)
+    import nbformat  # here, not at import: `grader check` starts its worker first (0.1 s)
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several types for unreadable notebooks
         raise SubmissionError(f"{shown}: not a Jupyter notebook nbformat can read "
                               f"({type(exc).__name__}). Open it in Jupyter and save it "
                               "again.") from None
-    cells = [_source(shown, i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
-    cells = [c for c in cells if c.strip()]
-    if not cells:
+    return _code_and_markdown(shown, nb.cells, nb.metadata)
+
+
+def _code_and_markdown(shown: str, cells: list, metadata) -> tuple[list, list, str | None]:
+    """(the non-blank code cells' sources, the markdown cells' sources, the assignment the
+    metadata names) of a notebook's cells (mappings with "cell_type" and "source")."""
+    code = [_source(shown, i, c) for i, c in enumerate(cells) if c.get("cell_type") == "code"]
+    code = [c for c in code if c.strip()]
+    if not code:
         raise SubmissionError(f"{shown}: the notebook has no code. Check that you submitted "
                               "the notebook with your solutions, saved.")
-    markdown = [_source(shown, i, c) for i, c in enumerate(nb.cells)
+    markdown = [_source(shown, i, c) for i, c in enumerate(cells)
                 if c.get("cell_type") == "markdown"]
-    grader = nb.metadata.get("grader")
+    grader = metadata.get("grader")
     hint = grader.get("assignment") if isinstance(grader, dict) else None
-    return cells, markdown, hint if isinstance(hint, str) else None
+    return code, markdown, hint if isinstance(hint, str) else None
+
+
+def first_look(path: Path) -> Submission | None:
+    """`path` as `load` would read it, without nbformat: a script or a notebook of at most
+    FIRST_LOOK_BYTES whose JSON is plainly nbformat v4 (the version Jupyter writes: a
+    "metadata" object, "cells" a list of objects each with a "metadata" object, a source as
+    text or as a list of lines, which nbformat joins). A guess for starting work early,
+    never graded: `load` confirms it or not. None where this read cannot vouch for the file
+    (another version or form, anything `load` would refuse); never raises."""
+    path = Path(path)
+    try:
+        if path.suffix == ".py":
+            return load(path)  # no nbformat in it: the first look is the reading of record
+        if path.suffix != ".ipynb" or not path.is_file() or \
+                path.stat().st_size > FIRST_LOOK_BYTES:
+            return None
+        with open(path, "rb") as f:
+            raw = f.read(FIRST_LOOK_BYTES + 1)
+        notebook = _v4_cells(json.loads(raw.decode("utf-8"))) \
+            if len(raw) <= FIRST_LOOK_BYTES else None
+        if notebook is None:
+            return None
+        code, markdown, hint = _code_and_markdown(display(path), *notebook)
+        return Submission(path, student_name(path), cells=code, assignment_hint=hint,
+                          markdown=markdown, files=modules_beside(path, code))
+    except (SubmissionError, OSError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _v4_cells(data) -> tuple[list[dict], dict] | None:
+    """(the cells, each {"cell_type", "source"} with a list of lines joined, the metadata) of
+    a notebook's JSON that is plainly nbformat v4; None where it is not."""
+    if not isinstance(data, dict) or data.get("nbformat") != 4 or \
+            not isinstance(data.get("metadata"), dict) or not isinstance(data.get("cells"), list):
+        return None
+    cells = []
+    for cell in data["cells"]:
+        if not isinstance(cell, dict) or not isinstance(cell.get("metadata"), dict):
+            return None
+        source = cell.get("source")
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            source = "".join(source)
+        cells.append({"cell_type": cell.get("cell_type"), "source": source})
+    return cells, data["metadata"]
 
 
 def _source(shown: str, index: int, cell) -> str:

@@ -10,7 +10,10 @@ and ended (milliseconds since the process began to run Python); the table gives 
 medians, and the check's wall time against plain python's, both measured in this run.
 Two processes work at once after the worker starts: the worker (sandbox start, imports,
 then the cells and probes) and the grader (the notebook, the engine's imports, the key, the
-judge's fork); the job's events are read from "job supervised".
+judge's fork). The worker's side is seen from the grader: when its "ready" message and the
+job's first event arrived (threads wait on them) and when the job's last event was read
+(exact where the grader was already waiting for it, i.e. where the job was the longer
+side). Each step's module is wrapped as it is imported, so the clocks import nothing early.
 
 Profiles of either side: `python -m pyinstrument -m graders.cli check NOTEBOOK` (the grader),
 py-spy for the sandbox side, `python -X importtime` for imports.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -30,29 +34,68 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # this checkout's grader, in the child too
 DEFAULT = ROOT / "tests" / "fixtures" / "duke_hw2" / "examples" / "solution.ipynb"
-#: (label, module, attribute): the steps timed in the child, in the order they happen.
+#: (label, module, attribute): the steps timed in the child, in the order they happen. A
+#: module not imported yet is wrapped when it is (the engine's modules load during the check).
 STEPS = [("trial sandbox (detect)", "graders.sandbox.isolation", "detect"),
          ("worker process started", "graders.sandbox.pool", "Worker._start"),
-         ("notebook loaded", "graders.submission", "load"),
+         ("notebook read (first look)", "graders.submission", "first_look"),
          ("job started ahead", "graders.sandbox.pool", "Worker.start"),
+         ("notebook loaded (nbformat)", "graders.submission", "load"),
          ("engine imported, key loaded", "graders.cli", "_load"),
          ("worker ready (waited for)", "graders.sandbox.pool", "Worker._await_ready"),
          ("job supervised (cells, probes)", "graders.sandbox.pool", "Worker._supervise"),
+         ("judge asked (decode, checks)", "graders.judge", "Judges.ask"),
+         ("report written", "graders.batch", "write_outputs"),
          ("pool closed", "graders.sandbox.pool", "WorkerPool.close")]
+#: What the worker's side did, seen from the grader: when the zygote's "ready" message and
+#: the job's first event became readable (a thread waits on each until the judge's fork; not
+#: seen, they came later: "worker ready (waited for)" ends then), when "done" was read.
+SEEN = ["worker ready (message came)", "job's first event came", "job's last event read"]
 
 
 def child(notebook: str, out: str, marks_path: str) -> None:
     """One check, its steps wrapped with clocks; the marks go to `marks_path` at exit."""
     import atexit
-    import importlib
+    import importlib.machinery
+    import select
+    import threading
     started = time.monotonic()
     marks: dict[str, list[float]] = {}
 
-    def clock() -> float:
-        return round((time.monotonic() - started) * 1000, 1)
+    def clock(at: float | None = None) -> float:
+        return round(((time.monotonic() if at is None else at) - started) * 1000, 1)
 
-    def wrap(label: str, module: str, attribute: str) -> None:
-        owner = importlib.import_module(module)
+    def mark(label: str, begin: float, end: float | None = None) -> None:
+        marks.setdefault(label, [begin, begin if end is None else end])  # the first call
+
+    stop_read, stop_write = os.pipe()
+    watchers: list[threading.Thread] = []
+
+    def when_readable(label: str, source) -> None:
+        def wait() -> None:
+            if source in select.select([source, stop_read], [], [])[0]:
+                mark(label, clock())
+        watchers.append(threading.Thread(target=wait, daemon=True))
+        watchers[-1].start()
+
+    def stop_watching() -> None:
+        """Before the judge's fork: a thread alive then would have the judge started
+        instead of forked (graders.judge.Judges.fork), which is not what a check does."""
+        os.write(stop_write, b"x")
+        for watcher in watchers:
+            watcher.join()
+
+    def seen(owner, name: str, after) -> None:
+        original = getattr(owner, name)
+
+        def watched(self, *args, **kwargs):
+            value = original(self, *args, **kwargs)
+            after(self, value)
+            return value
+        setattr(owner, name, watched)
+
+    def wrap(module, label: str, attribute: str) -> None:
+        owner = module
         *path, name = attribute.split(".")
         for part in path:
             owner = getattr(owner, part)
@@ -65,12 +108,49 @@ def child(notebook: str, out: str, marks_path: str) -> None:
             try:
                 return original(*args, **kwargs)
             finally:
-                marks.setdefault(label, [begin, clock()])  # the first call
-
+                mark(label, begin, clock())
         setattr(owner, name, timed)
 
-    for step in STEPS:
-        wrap(*step)
+    def watch_worker(module) -> None:  # before the clocks: they call these
+        seen(module.Worker, "_start",
+             lambda worker, _: when_readable(SEEN[0], worker.control))
+        seen(module.Worker, "start", lambda worker, ok: ok and when_readable(
+            SEEN[1], worker._ahead[2]))
+        seen(module.Worker, "_supervise",
+             lambda worker, events: mark(SEEN[2], clock(events[-2]["at"]))
+             if len(events) > 1 else None)
+
+    def instrument(module) -> None:
+        if module.__name__ == "graders.sandbox.pool":
+            watch_worker(module)
+        if module.__name__ == "graders.judge":
+            fork = module.Judges.fork
+            module.Judges.fork = lambda *args: (stop_watching(), fork(*args))[1]
+        for label, name, attribute in STEPS:
+            if name == module.__name__:
+                wrap(module, label, attribute)
+
+    class Instrumenting(importlib.machinery.PathFinder):
+        """Wraps a step's module as it is imported (never importing one early)."""
+
+        @classmethod
+        def find_spec(cls, fullname, path=None, target=None):
+            if fullname not in {name for _, name, _ in STEPS}:
+                return None
+            spec = super().find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None:
+                execute = spec.loader.exec_module
+
+                def exec_module(module):
+                    execute(module)
+                    instrument(module)
+                spec.loader.exec_module = exec_module
+            return spec
+
+    for name in dict.fromkeys(name for _, name, _ in STEPS):
+        if name in sys.modules:
+            instrument(sys.modules[name])
+    sys.meta_path.insert(0, Instrumenting)
     atexit.register(lambda: Path(marks_path).write_text(json.dumps({**marks,
                                                                     "exit": [clock()] * 2})))
     from graders.cli import main
@@ -112,7 +192,7 @@ def main() -> None:
     print(f"grader check {Path(args.notebook).name}: median of {args.repeat} runs, ms since "
           "the check's Python began")
     print(f"   {'step':<34} {'began':>7} {'ended':>7} {'took':>7}")
-    for label in [label for label, _, _ in STEPS] + ["exit"]:
+    for label in [label for label, _, _ in STEPS] + SEEN + ["exit"]:
         seen = [run[label] for run in runs if label in run]
         if not seen:
             print(f"   {label:<34} {'(not reached)':>23}")

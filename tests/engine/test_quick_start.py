@@ -4,15 +4,19 @@ trial), falling back to what detect() finds where that does not start, and impor
 preloads the submission's code uses. `grader check` starts the job before it loads the key,
 with the probes the check before kept: the job asked for then reads that job's events where
 it is the same, and kills it first where it is not (stale probes, other code), so a guess
-costs time, never a grade."""
+costs time, never a grade. Run as the program, a check that has finished ends at once,
+without the interpreter's tear-down (graders.program)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
 
+from graders import ROOT
 from graders.checks.base import Probe
 from graders.execution import execute
 from graders.sandbox import isolation as iso
@@ -194,3 +198,68 @@ def test_check_starts_the_job_with_the_last_checks_probes_and_grades_the_same(
         return [line for line in result.output.splitlines() if not line.startswith("report:")]
     assert table(first) == table(second) == table(third)
     assert "total:" in first.output
+
+
+# --- and ends at once (graders.program): run as the program, a finished check skips the
+# interpreter's tear-down; its output, piped here, is complete and its report written
+
+def program(*args, cwd=ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def test_check_run_as_the_program_prints_everything_and_exits_zero(config_path, tmp_path):
+    done = program("-m", "graders.cli", "--config", config_path, "check",
+                   EXAMPLES / "wrong-sign.ipynb", "-o", tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[-2].startswith("total:") and lines[-1] == f"report: {tmp_path / 'report.html'}"
+    assert (tmp_path / "report.html").exists() and (tmp_path / "result.json").exists()
+
+
+def test_a_refused_file_run_as_the_program_exits_two_with_the_message(config_path, tmp_path):
+    path = tmp_path / "hw2.ipynb"
+    path.write_text('{"nbformat": 4, "cells": [')
+    done = program("-m", "graders.cli", "--config", config_path, "check", path,
+                   "-o", tmp_path / "out")
+    assert done.returncode == 2 and "not valid notebook JSON" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_exit_handlers_run_and_only_the_interpreters_end_is_skipped(tmp_path):
+    """A finished command's process runs its exit handlers (the judges are closed there) and
+    ends: nothing else of the interpreter's end runs (a thread still alive is not waited
+    for: a finished command leaves none). An unfinished command ends as usual, and so does a
+    finished one under a profiler, which reports after the program returns."""
+    script = tmp_path / "ending.py"
+    script.write_text(
+        "import atexit, os, sys, threading, time, click\n"
+        "from graders.program import Program, finished\n"
+        "atexit.register(print, 'exit handlers ran')\n"
+        "if sys.argv[-1] == 'profiled': sys.setprofile(lambda *args: None)\n"
+        "@click.group(cls=Program)\n"
+        "def cli(): pass\n"
+        "@cli.command()\n"
+        "@click.argument('done', type=bool)\n"
+        "@click.argument('how', default='plain')\n"
+        "@click.pass_context\n"
+        "def run(ctx, done, how):\n"
+        "    print('output', flush=True)\n"
+        "    threading.Thread(target=lambda: time.sleep(0.2) or print('waited for')).start()\n"
+        "    if done: finished(ctx)\n"
+        "cli(sys.argv[1:])\n")
+    ended, usual = program(script, "run", "true"), program(script, "run", "false")
+    profiled = program(script, "run", "true", "profiled")
+    assert ended.returncode == usual.returncode == profiled.returncode == 0
+    assert ended.stdout == "output\nexit handlers ran\n"
+    assert usual.stdout == profiled.stdout == "output\nwaited for\nexit handlers ran\n"
+
+
+def test_the_kits_check_run_as_the_program_ends_the_same_way(course, hw2, tmp_path):
+    from graders.kit import build
+    kit = build(course, hw2, tmp_path / "kit")
+    done = program("-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                   "from graders.selfcheck import main; main(sys.argv[2:])", kit, "check",
+                   kit / "template" / "hw2.ipynb", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.rstrip().splitlines()[-1].startswith("hidden check: graded after")
