@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from graders import symbolic, wire
-from graders.checks.base import Probe, ProbeResult
+from graders.checks.base import Deferred, Probe, ProbeResult
 from graders.sandbox.pool import Job, Limits, WorkerPool
 
 MAX_ATTEMPTS = 4
@@ -162,7 +162,16 @@ def _probe_result(event: dict, limits: Limits, decode: bool) -> ProbeResult:
 def decoded(value, blobs: wire.Blobs | None = None) -> ProbeResult:
     """The worker's tagged JSON value as a ProbeResult: decoded (graders.wire; `blobs`: its
     arrays' texts, where a judge's request carried them apart), or failed with the reason it
-    could not be read."""
+    could not be read. A value that is one formula is decoded when first read (Deferred,
+    named by its tree: a check that proved something about that formula before recalls it
+    without building the formula)."""
+    name = wire.formula_name(value, blobs)
+    if name is not None:
+        return Deferred(name, symbolic.built_before(name), lambda: _decoded(value, blobs))
+    return _decoded(value, blobs)
+
+
+def _decoded(value, blobs: wire.Blobs | None) -> ProbeResult:
     try:
         return ProbeResult(True, wire.decode(value, blobs))
     except (wire.Malformed, symbolic.NotAnExpression) as exc:

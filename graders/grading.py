@@ -328,7 +328,7 @@ def _check_result(check, probes: dict[str, ProbeResult], max_points: float, show
     failed = [probes[p.id] for p in check.probes
               if p.id in probes and not probes[p.id].ok and p.id not in check.optional]
     unanswered = [p.name for p in check.probes if p.kind == "value" and p.id in probes
-                  and probes[p.id].ok and probes[p.id].value is None
+                  and probes[p.id].missing
                   and p.id not in check.optional]
     if load_error:
         outcome = Outcome(0.0, f"not graded: {load_error}")

@@ -13,8 +13,8 @@ Between the grader and its judges: length-prefixed messages both ways, and once,
 the assignment's settings (`AssignmentConfig`, the grader's own configuration object, pickled:
 nothing a submission wrote is ever unpickled). A request is its JSON with the base64 texts of
 the probes' arrays taken out and sent after it (`request_frame`, graders.wire.split_arrays:
-JSON would scan those megabytes twice), read back by `read_request` without copying them;
-an answer is JSON.
+JSON would scan those megabytes twice), and so is the tree text of a formula (split_formula:
+its digest names it), read back by `read_request` without copying them; an answer is JSON.
 
 Plot arrays cross as float64 bytes in base64 (`array_json`: exact, and far cheaper to write
 and read than the numbers). Key curves in plots (a check's Plot.key and band, the same for
@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import atexit
 import base64
+import gc
 import hashlib
+import importlib
 import json
 import os
 import pickle
@@ -202,15 +204,22 @@ def _plain(value):
 
 def request_frame(request: dict) -> list[bytes]:
     """A request as sent to a judge, in parts: the length of its JSON, the JSON, then the
-    base64 texts of the probes' arrays, which the JSON refers to (graders.wire.split_arrays,
-    under a nonce drawn here) and whose lengths it lists ("blobs")."""
+    base64 texts of the probes' arrays and the tree texts of the probes that are one
+    formula, which the JSON refers to (graders.wire.split_arrays and split_formula, under a
+    nonce drawn here) and whose lengths it lists ("blobs"): the judge names a formula by
+    its text (its proof may be recalled) without parsing it."""
     nonce, texts = secrets.token_hex(16), []
-    probes = {pid: {**payload, "value": wire.split_arrays(payload.get("value"), texts, nonce)}
+    probes = {pid: {**payload, "value": _apart(payload.get("value"), texts, nonce)}
               if payload.get("ok") and not payload.get("plain") else payload
               for pid, payload in request["probes"].items()}
     head = json.dumps({**request, "probes": probes, "nonce": nonce,
                        "blobs": [len(text) for text in texts]}, default=_plain).encode()
     return [HEADER.pack(len(head)), head, *texts]
+
+
+def _apart(value, texts: list, nonce: str):
+    """A probe's value with its arrays' texts, or its formula's tree text, in `texts`."""
+    return wire.split_formula(value, texts, nonce) or wire.split_arrays(value, texts, nonce)
 
 
 def read_request(data: bytes) -> tuple[dict, wire.Blobs]:
@@ -240,9 +249,11 @@ class Judges:
         self._lock = threading.Lock()
         weakref.finalize(self, _close_all, self._all)
 
-    def warm(self) -> None:
-        """Start a judge now (it loads while the sandbox runs the submission)."""
-        if self._idle.empty():
+    def warm(self, count: int = 1) -> None:
+        """Have `count` judges idle or loading now (they load while the sandbox runs the
+        first submissions). A batch of N slots asks for N at its start: else its second
+        judge starts only when two answers are first wanted at once, and that slot waits."""
+        while self._idle.qsize() < count:
             self._idle.put(self._new())
 
     def fork(self, assignment) -> None:
@@ -404,7 +415,13 @@ def _read(inp, count: int) -> bytes:
 
 
 def _answer_requests(assignment, inp, out) -> None:
-    """Say "ready", then answer each request on `inp` (module docstring) until its end."""
+    """Say "ready", then answer each request on `inp` (module docstring) until its end.
+
+    Before it says "ready" (while the worker runs the first cells), the judge does what
+    its first request would otherwise pay once (_warm). What is built by then (the engine,
+    the key, the checks, what _warm kept) lives as long as the judge: it is moved out of
+    the collector's sight (gc.freeze), else every full collection walks it again (one every
+    ten requests or so, ~50 ms in a batch's judge)."""
     from graders.grading import check_results, recorded_answers
 
     def read(count):
@@ -415,6 +432,8 @@ def _answer_requests(assignment, inp, out) -> None:
         out.write(HEADER.pack(len(data)) + data)
         out.flush()
 
+    _warm(assignment)
+    gc.freeze()  # the engine, the key and what _warm kept, for good (docstring)
     answer({"ready": True})
     interned = _Interned()
     while True:
@@ -426,6 +445,15 @@ def _answer_requests(assignment, inp, out) -> None:
         answer({"checks": {pid: [check_to_json(c, interned) for c in cs]
                            for pid, cs in checks.items()},
                 "recorded": recorded_answers(assignment, request, blobs)})
+
+
+def _warm(assignment) -> None:
+    """What every first request of a judge pays, done ahead: numpy.ma (np.median imports it
+    on first use, ~15 ms) and each check's own (Check.warm: the key's displays)."""
+    importlib.import_module("numpy.ma")
+    for problem in assignment.problems:
+        for check in problem.checks:
+            check.warm()
 
 
 if __name__ == "__main__":

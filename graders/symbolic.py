@@ -21,17 +21,25 @@ the same text always builds the same expression, and sympy expressions are immut
 (matrices are handed out as copies). `built_from(value)` gives that digest back for what
 was handed out (an expression, or a matrix whose entries are those very objects): a name of
 the exact expression that costs nothing to compute (graders.checks.symbolic keys its proofs
-by it).
+by it). `tree_name` gives the same name from the tree, before (or without) building it,
+and `built_before` whether that tree built here or in an earlier process (a name-only
+record in the grader's cache): a judge can then recall a proof about a formula without
+building it (graders.execution.decoded defers the build).
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
+import platform
 import re
+from pathlib import Path
 
 import sympy as sp
+
+from graders import cache
 
 MAX_NODES = 200_000
 MAX_DEPTH = 200
@@ -136,12 +144,71 @@ def built_from(value) -> str | None:
     return name if built is not None and identity(built) == value_identity else None
 
 
+def tree_name(tree) -> str | None:
+    """The sha256 of tree_text(tree) (`tree`: expr_tree or matrix_tree of a worker's
+    value), under which its build is remembered; None where it has no JSON text."""
+    try:
+        return text_name(tree_text(tree))
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def tree_text(tree) -> bytes:
+    """The compact JSON text of a tree (what tree_name digests; json.loads of it gives
+    the tree back, and its text again)."""
+    return json.dumps(tree, separators=(",", ":")).encode()
+
+
+def text_name(text) -> str:
+    """tree_name of the tree whose tree_text is `text` (bytes or a view of them)."""
+    return hashlib.sha256(text).hexdigest()
+
+
+def expr_tree(node) -> list:
+    """What from_tree(node) is remembered by (tree_name)."""
+    return ["expr", node]
+
+
+def matrix_tree(rows, cols, items) -> list:
+    """What matrix_from_trees(rows, cols, items) is remembered by (tree_name)."""
+    return ["matrix", rows, cols, items]
+
+
+#: Trees known to build (their tree_name), beyond _BUILT: on disk, in the grader's cache
+#: (graders/cache.py), named by the digest of the name and what decides a build (this
+#: module's source, the versions of sympy and Python). An entry holds only `true`.
+BUILDS = cache.JsonCache("formulas")
+#: Names built_before answered False for: their first build here is written to BUILDS.
+_ASKED: set[str] = set()
+
+
+def built_before(name: str) -> bool:
+    """Whether the tree named `name` (tree_name) built, here or in an earlier process of
+    this grader (remembered since built_before asked about it): it builds again, to the
+    same value, as a build depends on the tree's text and this code only."""
+    if name in _BUILT or BUILDS.get(_builds_entry(name)) is True:
+        return True
+    if len(_ASKED) >= _BUILT_AT_MOST:
+        _ASKED.clear()
+    _ASKED.add(name)
+    return False
+
+
+@functools.lru_cache(maxsize=1)
+def _version() -> str:
+    """What decides whether a tree builds: this module, the versions of sympy and Python."""
+    return cache.digest(sp.__version__, platform.python_version(), Path(__file__).read_text())
+
+
+def _builds_entry(name: str) -> str:
+    return cache.digest(_version(), "builds", name)
+
+
 def _remembered(tree, build):
     """build() for the JSON value `tree`, remembered by the digest of its text; what fails
     to build (NotAnExpression) is not remembered."""
-    try:
-        name = hashlib.sha256(json.dumps(tree, separators=(",", ":")).encode()).hexdigest()
-    except (TypeError, ValueError, RecursionError):
+    name = tree_name(tree)
+    if name is None:
         return build()
     if name not in _BUILT:
         value = build()
@@ -150,12 +217,15 @@ def _remembered(tree, build):
             _NAMES.clear()
         _BUILT[name] = value
         _NAMES.setdefault(identity(value), name)
+        if name in _ASKED:
+            _ASKED.discard(name)
+            BUILDS.put(_builds_entry(name), True)
     found = _BUILT[name]
     return found.copy() if isinstance(found, sp.MatrixBase) else found
 
 
 def from_tree(node) -> sp.Expr:
-    return _remembered(["expr", node], lambda: _build(node, [0], 0))
+    return _remembered(expr_tree(node), lambda: _build(node, [0], 0))
 
 
 def _build(node, count, depth):
@@ -202,7 +272,7 @@ def _number(head, args):
 
 
 def matrix_from_trees(rows, cols, items) -> sp.Matrix:
-    return _remembered(["matrix", rows, cols, items],
+    return _remembered(matrix_tree(rows, cols, items),
                        lambda: _matrix_from_trees(rows, cols, items))
 
 

@@ -20,12 +20,17 @@ Between the grader and its judge (graders/judge.py) the arrays' base64 texts tra
 the JSON rather than inside it (`split_arrays`: writing and reading 4 MB of text inside JSON
 costs ~15 ms): an array node's "b64" is then {"blob": i, "of": nonce}, the i-th text of the
 request's `Blobs`. The nonce is drawn per request after the job has ended, so a worker
-cannot forge a reference (one it writes anyway is a malformed array).
+cannot forge a reference (one it writes anyway is a malformed array). A value that is one
+formula travels the same way (`split_formula`): {"t": "formula", "text": reference} to the
+compact JSON text of its tree, which names it (symbolic.tree_name: a judge recalls a proof
+by that name without parsing the tree) and decodes exactly as the node it came from; a
+"formula" node without a reference to a text is an unknown tag, as before.
 """
 
 from __future__ import annotations
 
 import binascii
+import json
 import math
 from dataclasses import dataclass
 
@@ -128,6 +133,8 @@ def _decode(node, budget: _Budget, depth: int) -> object:
         return symbolic.from_tree(node.get("tree"))
     if tag == "matrix":
         return symbolic.matrix_from_trees(node.get("rows"), node.get("cols"), node.get("items"))
+    if tag == "formula":
+        return _formula(node, budget.blobs)
     if tag == "rows":
         return _rows(node, budget, depth)
     if tag == "list":
@@ -151,6 +158,52 @@ def _decode(node, budget: _Budget, depth: int) -> object:
     if tag in ("callable", "unsupported"):
         return Opaque(str(node.get("type", "unknown"))[:100])
     raise Malformed(f"unknown tag {str(tag)[:40]!r}")
+
+
+def formula_name(node, blobs: Blobs | None = None) -> str | None:
+    """Where `node` is one formula (an "expr" or "matrix" node, or a "formula" node whose
+    tree split_formula sent apart, not inside a container): the name graders.symbolic
+    remembers what decode(node) builds under (tree_name, the same as built_from gives for
+    that value), without building it; else None."""
+    if type(node) is dict and node.get("t") == "formula":
+        text = _formula_text(node, blobs)
+        return None if text is None else symbolic.text_name(text)
+    tree = _formula_tree(node)
+    return None if tree is None else symbolic.tree_name(tree)
+
+
+def _formula_tree(node) -> list | None:
+    """The tree (symbolic.expr_tree or matrix_tree) that decode builds a formula node
+    from; None for any other node."""
+    if type(node) is not dict:
+        return None
+    if node.get("t") == "expr":
+        return symbolic.expr_tree(node.get("tree"))
+    if node.get("t") == "matrix":
+        return symbolic.matrix_tree(node.get("rows"), node.get("cols"), node.get("items"))
+    return None
+
+
+def _formula_text(node: dict, blobs: Blobs | None):
+    """The tree text of a "formula" node (split_formula's), or None where it refers to
+    none of `blobs` (a worker cannot write a reference that does: it is an unknown tag)."""
+    try:
+        return blobs.text(node.get("text")) if blobs is not None else None
+    except (Malformed, AttributeError):
+        return None
+
+
+def _formula(node: dict, blobs: Blobs | None):
+    """What decode gives for a "formula" node: the formula its tree text builds, exactly
+    as the "expr" or "matrix" node it came from (the text is the grader's own, from the
+    worker's parsed value; json gives that value back)."""
+    text = _formula_text(node, blobs)
+    if text is None:
+        raise Malformed("unknown tag 'formula'")
+    tree = json.loads(bytes(text))
+    if tree[0] == "expr":
+        return symbolic.from_tree(tree[1])
+    return symbolic.matrix_from_trees(*tree[1:])
 
 
 def _string(value) -> str:
@@ -264,6 +317,22 @@ def encode_array(arr: np.ndarray) -> dict:
     arr = np.asarray(arr, dtype="<f8").astype("<f8", order="C")
     return {"t": "array", "dtype": "<f8", "shape": list(arr.shape),
             "b64": binascii.b2a_base64(arr.tobytes(), newline=False).decode("ascii")}
+
+
+def split_formula(node, texts: list, nonce: str):
+    """`node` (a tagged value as the worker sent it) where it is one formula, with its
+    tree's text (symbolic.tree_text, which names it) moved to the end of `texts` and
+    replaced by a reference: {"t": "formula", "text": {"blob": index, "of": nonce}}; a
+    judge names the formula from that text without reading it (formula_name) and reads
+    it only to build it. None for any other node, or a tree with no JSON text."""
+    tree = _formula_tree(node)
+    if tree is None:
+        return None
+    try:
+        texts.append(symbolic.tree_text(tree))
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return {"t": "formula", "text": {"blob": len(texts) - 1, "of": nonce}}
 
 
 #: Tagged nodes split_arrays visits in one value at most; arrays past them stay inline.

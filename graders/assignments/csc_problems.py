@@ -20,6 +20,8 @@ pointer_width (the handout's hint asks for the worst case).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import sympy as sp
 
@@ -235,19 +237,26 @@ class MaxKCheck(Check):
             extra = {s.name for s in answer.free_symbols} - {"M", "N"}
             if extra:
                 return Outcome(0.0, f"uses symbols other than M, N: {', '.join(sorted(extra))}",
-                               str(answer)[:300], show(wanted))
+                               formula_text(answer), show(wanted))
             for label, target in wanted.items():
                 m, n = (int(part.split("=")[1]) for part in label.split(","))
                 got = answer.xreplace({M: m, N: n})
                 if not (got.is_number and got == target):
                     return Outcome(0.0, f"wrong at {label} (it gives {got})",
-                                   str(answer)[:300], show(wanted), "exact at each size",
+                                   formula_text(answer), show(wanted), "exact at each size",
                                    detail=f"the key gives {target}")
             return Outcome(1.0, f"right at {len(wanted)} sizes ({', '.join(wanted)})",
-                           str(answer)[:300], show(wanted), "exact at each size")
+                           formula_text(answer), show(wanted), "exact at each size")
 
         variants = {f"{pe} pointers, {w}": (pe, w) for pe in self.accepted for w in self.widths}
         return best_variant(variants, list(variants), score)
+
+
+@functools.lru_cache(maxsize=256)
+def formula_text(answer: sp.Basic) -> str:
+    """A formula as the report shows it (its first 300 characters), printed once per
+    distinct formula (sympy's printer takes milliseconds; a class's answers repeat)."""
+    return str(answer)[:300]
 
 
 def problems(key: dict, cfg: AssignmentConfig) -> list[Problem]:

@@ -67,6 +67,52 @@ class ProbeResult:
     #: what checks derive from the value and share (statistical.recorded_calls), per result
     memo: dict = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def missing(self) -> bool:
+        """Read, and None: the student left the name unanswered."""
+        return self.ok and self.value is None
+
+
+class Deferred(ProbeResult):
+    """A probe result decoded when it is first read (`ok`, `value`, `error`): `decode()`
+    gives the ProbeResult. `name` names its value exactly (a formula: the digest of the
+    tree it is built from, graders.symbolic.tree_name), so a check can recall what it
+    decided about this very value before without decoding it (graders.checks.symbolic:
+    building 2.1's W* takes ~0.1 s in a fresh judge); `known`: the value is known to decode
+    to something that is not None (that tree built before), so `ok` and `missing` are
+    answered without decoding."""
+
+    def __init__(self, name: str, known: bool, decode: Callable[[], ProbeResult]):
+        self.name, self.known, self._decode = name, known, decode
+        self._result: ProbeResult | None = None
+        self.memo = {}
+
+    @property
+    def decoded(self) -> ProbeResult | None:
+        """The decoded result, None before it is first read."""
+        return self._result
+
+    def _read(self) -> ProbeResult:
+        if self._result is None:
+            self._result = self._decode()
+        return self._result
+
+    @property
+    def ok(self) -> bool:
+        return True if self.known else self._read().ok
+
+    @property
+    def value(self):
+        return self._read().value
+
+    @property
+    def error(self) -> str | None:
+        return self._read().error
+
+    @property
+    def missing(self) -> bool:
+        return False if self.known else self._read().missing
+
 
 @dataclass
 class Plot:
@@ -113,6 +159,10 @@ class Check:
 
     def evaluate(self, results: dict[str, ProbeResult]) -> Outcome:
         raise NotImplementedError
+
+    def warm(self) -> None:
+        """Do ahead what `evaluate` does alike for every answer and keeps (a judge calls it
+        before its first request, while the worker runs the cells): nothing by default."""
 
 
 def unique_probes(checks) -> dict[str, Probe]:

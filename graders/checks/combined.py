@@ -21,6 +21,11 @@ class GroupCheck(Check):
         self.groups, self.need = groups, need
         self.kind = next(iter(groups.values()))[0].kind
 
+    def warm(self) -> None:
+        for checks in self.groups.values():
+            for check in checks:
+                check.warm()
+
     def evaluate(self, results: dict[str, ProbeResult]) -> Outcome:
         scored = {label: [(c.title, c.evaluate(results)) for c in checks]
                   for label, checks in self.groups.items()}

@@ -29,6 +29,9 @@ class ArrayCheck(Check):
         self.accepted, self.rtol, self.atol = accepted, rtol, atol
         self.per_element = per_element
 
+    def warm(self) -> None:
+        _show_keys(self.variants)
+
     def evaluate(self, results: dict[str, ProbeResult]) -> Outcome:
         value = results[self.probes[0].id].value
         tolerance = f"rtol {self.rtol:g}, atol {self.atol:g}"
@@ -52,6 +55,13 @@ class ArrayCheck(Check):
                            detail=f"index {where}: {arr[where]:.6g} vs key {key[where]:.6g}")
 
         return best_variant(self.variants, self.accepted, score)
+
+
+def _show_keys(variants: dict[str, np.ndarray]) -> None:
+    """The displays of the key's variants, which every outcome shows (show keeps them by
+    content; a history's aligned key rows are the whole key for n + 1 rows)."""
+    for key in variants.values():
+        show(key)
 
 
 def partial_credit(share: float, minimum: float) -> float:
@@ -89,6 +99,9 @@ class TrajectoryCheck(Check):
         self.accepted, self.rtol, self.atol, self.floor = accepted, rtol, atol, floor
         self.ylabel, self.labels = ylabel, labels
         self.bases = forms.LOG_BASES if log else forms.LOG_BASES[:1]
+
+    def warm(self) -> None:
+        _show_keys(self.variants)
 
     def evaluate(self, results: dict[str, ProbeResult]) -> Outcome:
         value = results[self.probes[0].id].value
@@ -130,16 +143,16 @@ class TrajectoryCheck(Check):
         rows = lambda x: x.reshape(len(x), -1)  # noqa: E731
         close = lambda x, y: near(x, y, self.rtol, self.atol)  # noqa: E731
         step_ok = close(rows(a), rows(k)).all(axis=1) & ~np.isposinf(rows(arr)).any(axis=1)
+        name = join(form, base)
+        if step_ok.all():
+            return Outcome(1.0, f"all {len(step_ok)} steps match", "", "", tolerance, name,
+                           [plot])
         moving = ~close(rows(k), rows(k)[-1]).all(axis=1)
         if not moving.any():
             moving = np.ones_like(moving)
         settled = ~moving
         share = int(step_ok[moving].sum()) / (int(moving.sum()) +
                                               int((~step_ok[settled]).sum()))
-        name = join(form, base)
-        if step_ok.all():
-            return Outcome(1.0, f"all {len(step_ok)} steps match", "", "", tolerance, name,
-                           [plot])
         first = int(np.argmin(step_ok))
         message = (f"{int(step_ok.sum())} of {len(step_ok)} steps match; first mismatch at "
                    f"step {first}")

@@ -17,7 +17,9 @@ exact tree text it was built from, where graders.symbolic built it from a worker
 expression tree (`fingerprint`: every node's type and every atom exactly, Float precision
 and Symbol assumptions included; some 15 ms a submission for 2.1's answers and keys),
 remembered while the object lives (the keys). Two answers share an entry only if they are
-the same expression.
+the same expression. A worker's formula is named by its tree before it is built (a
+Deferred probe result, graders.execution.decoded): where a proof under that name is found
+(`recalled`), the check decides without building the answer at all.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 import sympy as sp
 
 from graders import cache, symbolic
-from graders.checks.base import Check, Outcome, Probe, ProbeResult, best_variant
+from graders.checks.base import Check, Deferred, Outcome, Probe, ProbeResult, best_variant
 
 POINTS = 12
 #: Proofs on disk (graders/cache.py): [equivalent, how, detail, answer shown, key shown].
@@ -71,22 +73,49 @@ def compare(answer, key, seed: int = 0) -> tuple[bool, str, str]:
 def judged(answer, key, seed: int = 0) -> tuple[bool, str, str, str, str]:
     """compare()'s (equivalent, how, detail), then the answer and the key as shown (at most
     300 characters each), from memory, from the disk cache, or worked out and stored."""
-    freeze = lambda v: v.as_immutable() if isinstance(v, sp.MatrixBase) else v  # noqa: E731
-    answer, key = freeze(answer), freeze(key)
-    name = cache.digest(_code_version(), _name(answer), _name(key), seed)
+    answer, key = _frozen(answer), _frozen(key)
+    name = _proof_name(_name(answer), key, seed)
+    found = _recalled(name)
+    if found is None:
+        found = _compare(answer, key, seed) + (str(answer)[:300], str(key)[:300])
+        PROOFS.put(name, list(found))
+        _remember(name, found)
+    return found
+
+
+def recalled(tree: str, key, seed: int = 0) -> tuple[bool, str, str, str, str] | None:
+    """judged()'s answer for the answer built from the tree named `tree`
+    (graders.symbolic.tree_name) where it is in memory or on disk, without building the
+    answer; None where it is not (judged() then works it out)."""
+    return _recalled(_proof_name("tree:" + tree, _frozen(key), seed))
+
+
+def _frozen(value):
+    return value.as_immutable() if isinstance(value, sp.MatrixBase) else value
+
+
+def _proof_name(answer_name: str, key, seed: int) -> str:
+    return cache.digest(_code_version(), answer_name, _name(key), seed)
+
+
+def _recalled(name: str) -> tuple | None:
+    """The proof stored under `name`, from memory or from the disk cache (kept in memory
+    then); None where there is none of the expected shape."""
     if name in _REMEMBERED:
         return _REMEMBERED[name]
     stored = PROOFS.get(name)
-    if isinstance(stored, list) and len(stored) == 5 and isinstance(stored[0], bool) \
-            and all(isinstance(v, str) for v in stored[1:]):
-        found = tuple(stored)
-    else:
-        found = _compare(answer, key, seed) + (str(answer)[:300], str(key)[:300])
-        PROOFS.put(name, list(found))
+    if not (isinstance(stored, list) and len(stored) == 5 and isinstance(stored[0], bool)
+            and all(isinstance(v, str) for v in stored[1:])):
+        return None
+    found = tuple(stored)
+    _remember(name, found)
+    return found
+
+
+def _remember(name: str, found: tuple) -> None:
     if len(_REMEMBERED) >= _REMEMBER_AT_MOST:
         _REMEMBERED.clear()
     _REMEMBERED[name] = found
-    return found
 
 
 @functools.lru_cache(maxsize=1)
@@ -214,13 +243,23 @@ class SymbolicCheck(Check):
         self.variants, self.accepted = variants, accepted
 
     def evaluate(self, results: dict[str, ProbeResult]) -> Outcome:
-        answer, why = as_sympy(results[self.probes[0].id].value)
+        """Per variant: the proof recalled by the answer's tree where it is a formula not
+        built yet (Deferred) and one was stored, else judged() on the built answer."""
+        result = results[self.probes[0].id]
+        tree = result.name if isinstance(result, Deferred) and result.decoded is None \
+            else None
+        read: list[tuple] = []  # as_sympy's (answer, why), made when first needed
 
         def score(key) -> Outcome:
-            if answer is None:
-                return Outcome(0.0, why, str(results[self.probes[0].id].value)[:300],
-                               str(key)[:300])
-            same, how, detail, answer_shown, key_shown = judged(answer, key)
+            found = recalled(tree, key) if tree is not None else None
+            if found is None:
+                if not read:
+                    read.append(as_sympy(result.value))
+                answer, why = read[0]
+                if answer is None:
+                    return Outcome(0.0, why, str(result.value)[:300], str(key)[:300])
+                found = judged(answer, key)
+            same, how, detail, answer_shown, key_shown = found
             return Outcome(1.0 if same else 0.0, how, answer_shown, key_shown,
                            "exact (symbolic)", detail=detail)
 

@@ -27,7 +27,10 @@ taken within this one run (the machine's load moves absolute figures, not these 
 4. The judge's work on the same submission's request, split, run here in one process
    (median of the repeats): the request's frame (graders.judge.request_frame: JSON with the
    arrays' texts beside it, written by the grader, read by the judge), decoding the probe
-   values (graders.wire), the checks, and the answer's JSON.
+   values (graders.wire; a formula is decoded when a check first reads it, and not at all
+   where its proof is recalled), the checks, and the answer's JSON. Then the same request
+   asked of a started judge process (a batch's) JUDGE_ASKS times: the mean per request,
+   the pipes and the collector's full collections included, as a class's judge pays them.
 
 Profiles: `python -m pyinstrument -m graders.cli check NOTEBOOK` (pip install pyinstrument,
 in the test extras) shows where a check's time goes.
@@ -51,6 +54,8 @@ from tests.fixtures.duke_hw2.examples import EXAMPLES, EXAMPLES_LIST, source_of 
 from tests.fixtures.notebooks import cells  # noqa: E402
 
 NOTEBOOK = EXAMPLES / "solution.ipynb"
+#: Requests asked of one started judge in part 4 (a full collection comes every ten or so).
+JUDGE_ASKS = 40
 
 
 def timed(command: list[str], **kwargs) -> float:
@@ -154,7 +159,8 @@ def warm_submission(course, hw2, environment, work: Path, repeat: int) -> dict[s
 
 
 def judge_split(hw2, request: dict, repeat: int, rows: dict[str, list]) -> None:
-    """Part 4's rows: the judge's steps on `request`, in this process."""
+    """Part 4's rows: the judge's steps on `request`, in this process; then a started
+    judge's mean time per request."""
     import json
 
     from graders.execution import decoded
@@ -187,6 +193,14 @@ def judge_split(hw2, request: dict, repeat: int, rows: dict[str, list]) -> None:
                             ("checks", checks_s), ("answer JSON", answer_s)):
             rows.setdefault(name, []).append(value)
         rows.setdefault("request MB", []).append(len(text) / 1e6)
+    from graders.judge import Judge
+    started_judge = Judge(hw2.config)
+    started_judge.ask(request, 600)  # started, key loaded, warm
+    started = time.perf_counter()
+    for _ in range(JUDGE_ASKS):
+        started_judge.ask(request, 60)
+    rows["started judge, per request"] = [(time.perf_counter() - started) / JUDGE_ASKS]
+    started_judge.close()
 
 
 def main() -> None:
@@ -244,6 +258,8 @@ def main() -> None:
           "process")
     for name in ("request frame", "decode", "checks", "answer JSON"):
         print(f"   {name:<52} {median[name] * 1000:7.1f} ms")
+    print(f"   {f'a started judge, mean of {JUDGE_ASKS} requests':<52} "
+          f"{median['started judge, per request'] * 1000:7.1f} ms")
     shutil.rmtree(work, ignore_errors=True)
 
 

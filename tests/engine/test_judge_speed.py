@@ -104,6 +104,28 @@ def test_a_framed_request_is_scored_as_the_inline_one(hw2):
     assert recorded_answers(hw2, request) == recorded_answers(hw2, framed, blobs)
 
 
+def test_a_warmed_judge_scores_as_a_cold_one(hw2, monkeypatch):
+    """What a judge does before its first request (judge._warm: the key's displays) is what
+    its checks do anyway: the same results, every display included."""
+    from graders.checks import base
+    from graders.grading import check_results
+    request = {"probes": {p.id: {"ok": False, "error": "not run"} for p in hw2.probes()},
+               "audience": "instructor"}
+    for probe_id in [p for p in request["probes"] if p.endswith("logL")]:
+        request["probes"][probe_id] = {"ok": True, "value": encode(np.linspace(3, -5, 201))}
+    request["probes"]["p2_1_W_star"] = {"ok": True, "value": encode(np.ones((3, 1)))}
+
+    def shown(checks):
+        return {k: [(c.points, c.message, c.student, c.expected, c.variant, c.detail)
+                    for c in v] for k, v in checks.items()}
+    monkeypatch.setattr(base, "_SHOWN", {})
+    cold = shown(check_results(hw2, request))
+    monkeypatch.setattr(base, "_SHOWN", {})
+    judge._warm(hw2)
+    assert len(base._SHOWN) >= 10  # the key's arrays were shown ahead
+    assert shown(check_results(hw2, request)) == cold
+
+
 def test_a_reference_a_worker_writes_itself_is_a_malformed_array():
     value = encode(np.arange(4.0))
     request = request_of({"a": np.arange(4.0)})
