@@ -31,6 +31,7 @@ its traceback is in the Dask worker's log.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import stat
@@ -45,8 +46,10 @@ import dask
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
 
 from graders.assignment import load_assignment
+from graders.batch import frozen_heap
 from graders.config import Config
 from graders.grading import GradeResult, grade
+from graders.judge import judges_for
 from graders.sandbox.environment import for_assignment
 from graders.sandbox.isolation import detect
 from graders.sandbox.pool import Cancelled, WorkerPool
@@ -110,8 +113,10 @@ class Warm:
         environment = for_assignment(spec.config, spec.assignment, progress=log.info)
         self.pool = WorkerPool(slots, self.assignment.config.preload, isolation,
                                spec.config.limits.memory_mb, environment)
+        judges_for(self.assignment).warm(slots)  # one a slot, loading while the slots start
         self.active = 0
         self.idle = threading.Condition()
+        gc.freeze()  # Dask, the engine and the key: no full collection walks them again
 
     def close(self) -> None:
         """Kill the running jobs, wait until their tasks have let go, close the slots."""
@@ -264,7 +269,7 @@ def grade_on_cluster(address: str, files: list[Path], config: Config, assignment
     jobs killed, and the interrupt goes on."""
     spec = Spec(config, assignment.id, assignment.key.meta["hash"], audience, unisolated)
     todo, failed = list(reversed(files)), []
-    with connect(address, threads) as client:
+    with connect(address, threads) as client, frozen_heap():
         client.register_plugin(GraderPlugin(), name=PLUGIN)
         shared = client.scatter(spec, broadcast=True, hash=False)
         running, paths = as_completed(), {}  # future -> its file

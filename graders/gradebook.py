@@ -70,7 +70,10 @@ def file_hash(path: Path) -> str:
     FP_layers.py beside it: graders.submission.module_files), so editing one regrades it."""
     from graders.submission import module_files
     digest = hashlib.sha256()
-    modules = module_files(Path(path)) if Path(path).suffix in (".ipynb", ".py") else []
+    path = Path(path)
+    beside = path.suffix in (".ipynb", ".py") and any(
+        p != path for p in path.parent.glob("*.py"))  # without, nothing to read the code for
+    modules = module_files(path) if beside else []
     for part in [path, *modules]:
         with open(part, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):

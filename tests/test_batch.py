@@ -207,7 +207,12 @@ def test_a_batch_keeps_no_result_once_it_is_handed_over(monkeypatch, tmp_path):
     class Result:  # stands for a GradeResult: weak-referenceable, nothing else matters
         pass
 
+    class Judges:  # no judge is asked
+        def warm(self, count):
+            pass
+
     monkeypatch.setattr(batch, "grade", lambda path, *args: Result())
+    monkeypatch.setattr(batch, "judges_for", lambda assignment: Judges())
     alive = []
     handed = batch.grade_batch([tmp_path / f"s{i}.ipynb" for i in range(40)], None, None, None,
                                "instructor", "", 2, lambda path, r: alive.append(weakref.ref(r)))

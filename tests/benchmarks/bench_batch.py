@@ -14,9 +14,11 @@ afterwards (`--no-loop` skips it): it takes the 30 s cell limit, whatever the re
 
 Each run is the CLI as an instructor runs it (a new process, key from the cache, workers
 started, reports, gradebook, class page), timed end to end. Printed per run: wall time,
-submissions per second, the median of the reports' per-submission seconds, the grader
-side's CPU seconds per submission by process (the grader, its judges, the Dask processes;
-the sandbox's jobs are too short-lived to sample), and memory, sampled from /proc every 0.1 s:
+submissions per second, the median of the reports' per-submission seconds, CPU seconds per
+submission by role (the sandbox slots, their jobs included: each slot's warm process with
+the jobs it forked and reaped; the judges; the grader; the Dask processes), their sum and
+the wall time that sum sets on this machine's cores (a batch whose wall time is near it is
+bound by CPU, not by waiting), and memory, sampled from /proc every 0.1 s:
   grader      peak RSS of the `grader` process (VmHWM: exact)
   slot        peak RSS of one sandbox slot (its warm worker and the job it runs), max over slots
   judge       peak RSS of one judge process (decoding and checks), max over judges
@@ -122,8 +124,9 @@ def _status_kb(pid: int, key: str) -> float:
     return 0.0
 
 
-def _processes() -> dict[int, tuple[int, str, float]]:
-    """pid -> (parent pid, command line, CPU seconds) of every process this script sees."""
+def _processes() -> dict[int, tuple[int, str, float, float]]:
+    """pid -> (parent pid, command line, CPU seconds, CPU seconds of its reaped children) of
+    every process this script sees."""
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -133,9 +136,11 @@ def _processes() -> dict[int, tuple[int, str, float]]:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()  # state, ppid, ..., utime (12th), stime
+        # after the name: state, ppid, ..., utime (12th), stime, cutime, cstime (reaped children)
+        fields = stat.rsplit(")", 1)[1].split()
         found[int(entry)] = (int(fields[1]), cmdline.decode(errors="replace"),
-                             (int(fields[11]) + int(fields[12])) / TICKS)
+                             (int(fields[11]) + int(fields[12])) / TICKS,
+                             (int(fields[13]) + int(fields[14])) / TICKS)
     return found
 
 
@@ -143,7 +148,7 @@ def sample(root: int, memory: Memory) -> None:
     """One look at `root`'s process tree; raises the peaks in `memory`."""
     processes = _processes()
     children: dict[int, list[int]] = {}
-    for pid, (parent, _, _) in processes.items():
+    for pid, (parent, *_) in processes.items():
         children.setdefault(parent, []).append(pid)
 
     def subtree(pid: int) -> list[int]:
@@ -155,14 +160,20 @@ def sample(root: int, memory: Memory) -> None:
         return out
 
     memory.grader = max(memory.grader, _status_kb(root, "VmHWM") / 1024)
-    memory.cpu.setdefault("grader", {})[root] = processes.get(root, (0, "", 0.0))[2]
+    memory.cpu.setdefault("grader", {})[root] = processes.get(root, (0, "", 0.0, 0.0))[2]
     tree = [pid for pid in subtree(root) if pid in processes]
     zygotes = [p for p in tree if "worker.py" in processes[p][1]
-               and "worker.py" not in processes.get(processes[p][0], (0, "", 0.0))[1]]
+               and "worker.py" not in processes.get(processes[p][0], (0, "", 0.0, 0.0))[1]]
     in_slots = {q for z in zygotes for q in subtree(z)}
     for zygote in zygotes:
         rss = sum(_status_kb(q, "VmRSS") for q in subtree(zygote)) / 1024
         memory.slots[zygote] = max(memory.slots.get(zygote, 0.0), rss)
+        # the slot's warm process (the first in it that is not bwrap): the jobs it forked
+        # and reaped are in its children's time
+        warm = next((q for q in subtree(zygote) if q in processes
+                     and not processes[q][1].startswith("/usr/bin/bwrap")), None)
+        if warm is not None:
+            memory.cpu.setdefault("slots", {})[warm] = sum(processes[warm][2:])
     for pid in tree:
         if pid == root or pid in in_slots:
             continue
@@ -216,13 +227,17 @@ def describe(run: Run) -> list[str]:
     def peak(found: dict) -> str:
         return f"{max(found.values()):.0f} MiB ({len(found)} over the run)" if found else "-"
 
+    total = sum(m.cpu_of(role) for role in m.cpu) / run.count
+    cores = len(os.sched_getaffinity(0))
+    floor = total * run.count / cores
     lines = [f"{run.label}: {run.count} submissions in {run.wall:.1f} s = "
              f"{run.count / run.wall:.2f} submissions/s; per-submission time (reports) "
              f"median {statistics.median(run.seconds):.2f} s, max {max(run.seconds):.2f} s",
-             "  grader-side CPU per submission: " + ", ".join(
-                 f"{role} {m.cpu_of(role) / run.count:.3f} s" for role in ("grader", "judges",
-                                                                          "dask")
-                 if role in m.cpu),
+             "  CPU per submission: " + ", ".join(
+                 f"{role} {m.cpu_of(role) / run.count:.3f} s" for role in (
+                     "slots", "judges", "grader", "dask") if role in m.cpu)
+             + f"; all {total:.3f} s, so {run.count} take at least {floor:.1f} s of CPU over "
+               f"{cores} cores ({run.wall / floor:.2f}x that here)",
              f"  peak RSS: grader process {m.grader:.0f} MiB; slot {peak(m.slots)}; judge "
              f"{peak(m.judges)}" + (f"; dask worker process {peak(m.dask)}" if m.dask else "")]
     return lines
