@@ -30,10 +30,8 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from graders.policies import LatePolicy, Policies
-from graders.sandbox.environment import EnvironmentSpec
+from graders.sandbox.environment import EnvironmentSpec, requirement
 from graders.sandbox.pool import Limits
 
 SHOW_KEY = ("always", "instructor", "never")
@@ -204,8 +202,8 @@ def _environments(reader: "_Reader", data: dict) -> dict[str, EnvironmentSpec]:
                                'requirements, e.g. ["numpy==1.26.4", "matplotlib==3.10.9"]')
         for package in packages:
             try:
-                Requirement(package)
-            except InvalidRequirement as exc:
+                requirement(package)
+            except ValueError as exc:  # packaging's InvalidRequirement
                 raise reader.error(f"{where}.packages", f"{package!r} is not a pip requirement "
                                    f"({exc})", 'write it as NAME==VERSION, e.g. "numpy==1.26.4"')
         python = table.get("python")

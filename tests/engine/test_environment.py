@@ -283,3 +283,27 @@ def test_doctor_lists_each_assignments_environment(tmp_path, cache, capsys):
     assert (f"[MISS] a            e: not built (would be {spec.folder()}); run `grader env a`"
             in text)
     assert "[ ok ] b            the grader's own interpreter" in text and "numpy 2." in text
+
+
+def test_pinned_requirements_read_as_packaging_reads_them():
+    """environment.requirement reads NAME==VERSION itself (no packaging import on the
+    check's path) and must give packaging's name and text, else every environment's folder
+    name (its digest) would change; other forms go to packaging."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    from graders.sandbox.environment import PINNED, requirement
+    course = tomllib.loads((ROOT / "grader.toml").read_text())
+    shipped = [p for env in course["environments"].values() for p in env["packages"]]
+    odd = ["Scikit_Learn==1.3", "ipython==8.20.0", "a.b-c_d==1", "numpy == 1.26.4",
+           "numpy>=1.26,<2", "torch[cpu]==2.13.0", "matplotlib==3.10.9rc1", "x==1.0.post1"]
+    for text in shipped + odd:
+        parsed = Requirement(text)
+        parsed.name = canonicalize_name(parsed.name)
+        assert requirement(text) == (parsed.name, str(parsed)), text
+    assert all(PINNED.fullmatch(p) for p in shipped)  # the shipped pins take the short path
+    for bad in ("numpy==", "==1.2", "numpy=1.0", "nu mpy==1.0", "numpy==1.0;;"):
+        with pytest.raises(ValueError):
+            requirement(bad)
