@@ -230,8 +230,10 @@ def imported_names(sources: list[str]) -> set[str]:
 def module_files(path: Path, cells: list[str] | None = None) -> list[Path]:
     """The `.py` files beside `path` that its code (`cells`, read from `path` if not given)
     imports, and those they import in turn; at most MAX_MODULES. Unreadable code imports
-    nothing."""
+    nothing; with no other `.py` beside it, the code is not read at all."""
     if cells is None:
+        if not any(p != path for p in path.parent.glob("*.py")):
+            return []
         try:
             cells = load(path).cells
         except SubmissionError:

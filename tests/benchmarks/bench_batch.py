@@ -47,10 +47,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-TICKS = os.sysconf("SC_CLK_TCK")
 
 from tests.fixtures.duke_hw2.examples import EXAMPLES_LIST, SET  # noqa: E402
 from tests.fixtures.notebooks import Example  # noqa: E402
+from tests.fixtures.processes import processes, slots, subtree  # noqa: E402
 
 RIGHT = ["solution", "mean-convention", "solution", "other-conventions", "student-style-lab",
          "solution", "student-style-distributed", "log10-loss", "solution",
@@ -124,66 +124,30 @@ def _status_kb(pid: int, key: str) -> float:
     return 0.0
 
 
-def _processes() -> dict[int, tuple[int, str, float, float]]:
-    """pid -> (parent pid, command line, CPU seconds, CPU seconds of its reaped children) of
-    every process this script sees."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        # after the name: state, ppid, ..., utime (12th), stime, cutime, cstime (reaped children)
-        fields = stat.rsplit(")", 1)[1].split()
-        found[int(entry)] = (int(fields[1]), cmdline.decode(errors="replace"),
-                             (int(fields[11]) + int(fields[12])) / TICKS,
-                             (int(fields[13]) + int(fields[14])) / TICKS)
-    return found
-
-
 def sample(root: int, memory: Memory) -> None:
     """One look at `root`'s process tree; raises the peaks in `memory`."""
-    processes = _processes()
-    children: dict[int, list[int]] = {}
-    for pid, (parent, *_) in processes.items():
-        children.setdefault(parent, []).append(pid)
-
-    def subtree(pid: int) -> list[int]:
-        out, todo = [], [pid]
-        while todo:
-            current = todo.pop()
-            out.append(current)
-            todo.extend(children.get(current, []))
-        return out
-
+    table = processes()
     memory.grader = max(memory.grader, _status_kb(root, "VmHWM") / 1024)
-    memory.cpu.setdefault("grader", {})[root] = processes.get(root, (0, "", 0.0, 0.0))[2]
-    tree = [pid for pid in subtree(root) if pid in processes]
-    zygotes = [p for p in tree if "worker.py" in processes[p][1]
-               and "worker.py" not in processes.get(processes[p][0], (0, "", 0.0, 0.0))[1]]
-    in_slots = {q for z in zygotes for q in subtree(z)}
-    for zygote in zygotes:
-        rss = sum(_status_kb(q, "VmRSS") for q in subtree(zygote)) / 1024
-        memory.slots[zygote] = max(memory.slots.get(zygote, 0.0), rss)
-        # the slot's warm process (the first in it that is not bwrap): the jobs it forked
-        # and reaped are in its children's time
-        warm = next((q for q in subtree(zygote) if q in processes
-                     and not processes[q][1].startswith("/usr/bin/bwrap")), None)
-        if warm is not None:
-            memory.cpu.setdefault("slots", {})[warm] = sum(processes[warm][2:])
+    memory.cpu.setdefault("grader", {})[root] = table[root].cpu if root in table else 0.0
+    tree = [pid for pid in subtree(table, root) if pid in table]
+    in_slots = set()
+    for first, warm in slots(table, root).items():
+        members = subtree(table, first)
+        in_slots.update(members)
+        rss = sum(_status_kb(q, "VmRSS") for q in members) / 1024
+        memory.slots[first] = max(memory.slots.get(first, 0.0), rss)
+        if warm is not None:  # the jobs the zygote forked and reaped are in its children's time
+            memory.cpu.setdefault("slots", {})[warm] = table[warm].cpu + table[warm].reaped_cpu
     for pid in tree:
         if pid == root or pid in in_slots:
             continue
-        command = processes[pid][1]
+        command = table[pid].command
         if "graders.judge" in command:
             memory.judges[pid] = max(memory.judges.get(pid, 0.0), _status_kb(pid, "VmHWM") / 1024)
-            memory.cpu.setdefault("judges", {})[pid] = processes[pid][2]
+            memory.cpu.setdefault("judges", {})[pid] = table[pid].cpu
         elif "python" in command and ("distributed" in command or "spawn" in command):
             memory.dask[pid] = max(memory.dask.get(pid, 0.0), _status_kb(pid, "VmHWM") / 1024)
-            memory.cpu.setdefault("dask", {})[pid] = processes[pid][2]
+            memory.cpu.setdefault("dask", {})[pid] = table[pid].cpu
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pytest
 
 from graders.checks.base import Probe
 from graders.execution import execute
+from tests.fixtures.processes import processes, slots
 
 READ_X = [Probe("x", "value", "x")]
 
@@ -192,53 +193,32 @@ def test_the_zygote_has_warmed_up_what_the_preloads_load_on_first_use(pool, cour
                                     "sympy.tensor.tensor"]
 
 
-def _descendants(root: int) -> dict[int, int]:
-    """{pid: parent} of the processes below `root` (read from /proc)."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
-    below, frontier = {}, [root]
-    while frontier:
-        parent = frontier.pop()
-        for pid, ppid in parents.items():
-            if ppid == parent:
-                below[pid] = parent
-                frontier.append(pid)
-    return below
-
-
-def _is_worker(pid: int) -> bool:
-    """Whether `pid` runs worker.py itself (not bubblewrap, whose arguments name it too)."""
+def _alive(pid: int) -> bool:
+    """Whether `pid` is a process that has not ended (neither gone nor a zombie)."""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            argv = handle.read().split(b"\0")
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except OSError:
         return False
-    return b"bwrap" not in argv[0] and any(a.endswith(b"worker.py") for a in argv[-3:])
 
 
 def test_a_spare_job_process_killed_while_it_waits_is_replaced(pool, course):
     """The zygote forks the next job's processes ahead (graders/sandbox/worker.Spare); one
-    killed from outside before its job comes is replaced, and the job runs."""
+    killed from outside before its job comes is replaced by the zygote itself (the slot's
+    worker is not restarted), and the job runs."""
     for _ in range(2):
         assert run(pool, course, ["x = 1"]).probes["x"].value == 1
     time.sleep(0.5)  # every slot's last job has ended and its spare is forked
-    killed = 0
+    killed, zygotes = [], [w.proc.pid for w in pool._workers]
+    table = processes()
     for worker in pool._workers:
-        below = _descendants(worker.proc.pid)
-        below[worker.proc.pid] = -1
-        zygotes = [pid for pid, parent in below.items()
-                   if _is_worker(pid) and not _is_worker(parent)]
-        for zygote in zygotes:
-            for pid, parent in below.items():
-                if parent == zygote:
-                    os.kill(pid, signal.SIGKILL)
-                    killed += 1
-    assert killed >= len(pool._workers)
+        for zygote in slots(table, worker.proc.pid).values():
+            for pid in [pid for pid, p in table.items() if p.parent == zygote]:
+                os.kill(pid, signal.SIGKILL)  # the spare's first process
+                killed.append(pid)
+    assert len(killed) >= len(pool._workers)
+    while any(_alive(pid) for pid in killed):  # dead (a zombie) before the next job comes
+        time.sleep(0.01)
     for value in (2, 3, 4):
         assert run(pool, course, [f"x = {value}"]).probes["x"].value == value
+    assert [w.proc.pid for w in pool._workers] == zygotes
