@@ -1,7 +1,5 @@
 """Grading a class: many submissions, a warm pool, one output folder. TRUSTED side.
 
-  plan()          the batch's files and each one's student id (graders/identity.py) and
-                  output folder OUT/<folder>/, a function of the id alone
   Batch.pending   what must be graded: missing from OUT/gradebook.sqlite, changed since, or
                   graded under another key or settings (graders/gradebook.py); everything
                   with `regrade`
@@ -10,9 +8,10 @@
   Batch.record    writes one submission's report, then its gradebook row (one transaction)
   Batch.export    gradebook.csv and the class page (index.html) from the database
 
-Every submission is inside an error boundary from load to its written report:
-`graders.grading.grade` never raises, and a report that cannot be written still leaves a
-minimal report and a row saying why. Tracebacks go to OUT/grader.log, never into a report.
+The batch's files, each with its student id and output folder, come from
+graders.identity.plan. Every submission is inside an error boundary from load to its written
+report: `graders.grading.grade` never raises, and a report that cannot be written still leaves
+a minimal report and a row saying why. Tracebacks go to OUT/grader.log, never into a report.
 Folder names are safe on any file system and never one of the batch's own files
 (gradebook.csv, the log, the class page), so no student's name can clobber what the batch
 writes.
@@ -24,50 +23,16 @@ import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from graders.gradebook import Gradebook, config_hash, file_hash
 from graders.grading import GradeResult, grade
-from graders.identity import Identity, IdentityError, folder_name, identify
+from graders.identity import Plan
 from graders.judge import judges_for
 from graders.report import write_gradebook, write_result
 from graders.sandbox.pool import Cancelled
 
 log = logging.getLogger("graders")
-
-
-@dataclass
-class Plan:
-    files: list[Path]
-    identities: dict[Path, Identity]
-    folders: dict[Path, str]
-
-
-def plan(paths: list[Path], roster: Path | None = None) -> Plan:
-    """The submissions in `paths` (folders are searched), each with its student id and its
-    output folder. IdentityError when two submissions share an id or a folder name."""
-    from graders.submission import discover
-    roots: dict[Path, list[Path]] = {}
-    for path in paths:
-        if path.is_dir():
-            roots.setdefault(path, []).extend(discover([path]))
-        else:
-            roots.setdefault(path.parent, []).append(path)
-    files = [f for found in roots.values() for f in found]
-    identities = identify(roots, roster)
-    folders: dict[Path, str] = {}
-    taken: dict[str, Path] = {}
-    for path in files:
-        folder = folder_name(identities[path].id)
-        if folder.lower() in taken:
-            raise IdentityError(f"students {identities[taken[folder.lower()]].id!r} and "
-                                f"{identities[path].id!r} would share the output folder "
-                                f"{folder} ({taken[folder.lower()]}, {path}); give a --roster "
-                                "with distinct ids.")
-        taken[folder.lower()] = path
-        folders[path] = folder
-    return Plan(files, identities, folders)
 
 
 def log_to(folder: Path) -> logging.Handler:

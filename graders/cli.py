@@ -258,7 +258,7 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
         from graders.keys import remember_probes
         loaded = _load(config, chosen)
         gc.freeze()  # the engine and the key, for good: no collection here, in the forked
-        judges_for(loaded).fork(loaded)  # judge or at exit walks them again (0.1 s each)
+        judges_for(loaded).warm(1, loaded)  # judge or at exit walks them again (0.1 s each)
         remember_probes(chosen, [probe.wire() for probe in loaded.probes()])
         with ThreadPoolExecutor(1) as background:  # started after the fork: no thread forked
             writer = background.submit(_report_writer)
@@ -291,15 +291,27 @@ def _start_ahead(pool, assignment_id: str, submission, limits) -> bool:
 def _early_pool(ctx, first, named: str | None):
     """(assignment id, its worker pool, already starting) from the first look at the
     submission (`first`, graders.submission.first_look), for `check`; None where there is
-    none, the configuration does not load or the assignment's environment is not built yet
-    (`check` then says why, in its order)."""
+    none, or `_guess_environment` has no guess (`check` then says why, in its order)."""
     if first is None:
         return None
+    guess = _guess_environment(ctx, named, first.assignment_hint)
+    if guess is None:
+        return None
+    config, chosen, settings, environment = guess
+    return chosen, _check_pool(config, settings, first.cells + list(first.files.values()),
+                               environment)
+
+
+def _guess_environment(ctx, named: str | None, hint: str | None):
+    """(config, assignment id, its settings, its built environment) before anything heavy is
+    imported: the assignment named with -a, else `hint` (what the submissions declare), else
+    the only one configured. None where the configuration does not load, that names no
+    assignment, or its environment is not built yet."""
     from graders.config import ConfigError, load
     from graders.sandbox.environment import EnvironmentBuildError, built, own
     try:
         config = ctx.obj["loaded"] = load(ctx.obj["config"])
-        chosen = named or first.assignment_hint or (
+        chosen = named or hint or (
             next(iter(config.assignments)) if len(config.assignments) == 1 else None)
         if chosen is None:
             return None
@@ -310,17 +322,14 @@ def _early_pool(ctx, first, named: str | None):
         return None
     if environment is None:
         return None
-    return chosen, _check_pool(config, settings, first.cells + list(first.files.values()),
-                               environment)
+    return config, chosen, settings, environment
 
 
 def _check_pool(config, settings, code: list[str], environment):
-    """`check`'s pool: one worker, started at once (graders.sandbox.isolation.candidate, no
-    trial sandbox first), importing only the preloads that `code` imports."""
-    from graders.sandbox.isolation import candidate, detect
-    from graders.sandbox.pool import WorkerPool, preload_for
-    return WorkerPool(1, preload_for(settings.preload, code), candidate() or detect(),
-                      config.limits.memory_mb, environment)
+    """`check`'s pool: one worker, started at once, importing only the preloads that `code`
+    imports."""
+    from graders.sandbox.pool import preload_for
+    return _started_pool(config, 1, preload_for(settings.preload, code), environment)
 
 
 def _report_writer():
@@ -377,9 +386,14 @@ def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment:
     zero with its reason; the batch goes on. Interrupted (Ctrl-C, a crash), the same command
     resumes: it grades only what is missing, changed, or graded under another key or
     settings (--regrade: everything)."""
-    from graders.batch import Batch, log_to, plan
+    # Start-up in parallel: the class's workers start from the notebooks' first look (their
+    # JSON alone, graders.submission.first_look) and the configuration, before the engine is
+    # imported and the key loaded; they are the sandbox's trial (WorkerPool.confirm), and are
+    # closed unused where nothing is left to grade.
+    from contextlib import ExitStack
+
     from graders.gradebook import GradebookError
-    from graders.identity import IdentityError
+    from graders.identity import IdentityError, plan
     try:
         batch_plan = plan(list(paths), roster)
     except IdentityError as exc:
@@ -387,50 +401,99 @@ def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment:
     if not batch_plan.files:
         _fail(f"no submissions (.ipynb, .py, .zip, answers.toml) found in "
               f"{', '.join(map(str, paths))}.")
-    try:
-        log_to(output)
-    except OSError as exc:
-        _fail(f"{output}: cannot write the output folder ({exc.strerror}); choose another "
-              "with -o.")
-    config, loaded = _assignment(ctx, assignment, _declared(batch_plan.files), force)
-    try:
-        batch = Batch(output, batch_plan, loaded, config.limits)
-    except GradebookError as exc:
-        _fail(str(exc))
-    scores = _manual_scores(manual_csv, loaded, batch)
-    todo = batch.pending(regrade)
-    from graders.sandbox.isolation import detect
-    isolation = detect()
-    if todo and not dask and not isolation.isolated and not no_isolation:
-        _fail("refusing to grade without isolation: " + "; ".join(isolation.notes) + ". Run "
-              "`grader doctor` for details, or pass --no-isolation to grade anyway (student "
-              "code could then read the answer keys; every report will say so).")
-    workers = max(1, min(jobs or config.workers, len(todo) or 1))
-    kept = len(batch_plan.files) - len(todo)
-    click.echo(f"{len(batch_plan.files)} submission(s) of {loaded.id}: {len(todo)} to grade"
-               + (f", {kept} already graded (--regrade grades them again)" if kept else "")
-               + (f", with {workers} worker(s); sandbox: {isolation.describe()}"
-                  if todo and not dask else "")
-               + (f", on the Dask cluster {dask}" if todo and dask else ""))
-    if scores:
-        _merge_stored(batch, [f for f in batch_plan.files if f not in todo], scores, loaded)
-    if todo:
-        _grade_todo(batch, todo, config, loaded, isolation, workers, scores, dask,
-                    no_isolation)
-    gradebook = batch.export()
-    _print_summary(batch.results(), gradebook)
-    batch.close()
+    declared = _declared(batch_plan.files)
+    with ExitStack() as stack:
+        early = None if dask else _early_batch_pool(ctx, assignment, declared, jobs,
+                                                    len(batch_plan.files))
+        if early is not None:
+            stack.callback(early[2].close)
+        from graders.batch import Batch, log_to
+        try:
+            log_to(output)
+        except OSError as exc:
+            _fail(f"{output}: cannot write the output folder ({exc.strerror}); choose "
+                  "another with -o.")
+        config, loaded = _assignment(ctx, assignment, declared, force)
+        try:
+            batch = Batch(output, batch_plan, loaded, config.limits)
+        except GradebookError as exc:
+            _fail(str(exc))
+        stack.callback(batch.close)
+        scores = _manual_scores(manual_csv, loaded, batch)
+        todo = batch.pending(regrade)
+        workers = max(1, min(jobs or config.workers, len(todo) or 1))
+        pool = None
+        if todo and not dask:
+            pool = _batch_pool(early, config, loaded, workers)
+            stack.callback(pool.close)
+            if not pool.confirm().isolated and not no_isolation:
+                _fail("refusing to grade without isolation: " + "; ".join(pool.isolation.notes)
+                      + ". Run `grader doctor` for details, or pass --no-isolation to grade "
+                      "anyway (student code could then read the answer keys; every report "
+                      "will say so).")
+        elif early is not None:
+            early[2].close()
+        kept = len(batch_plan.files) - len(todo)
+        click.echo(f"{len(batch_plan.files)} submission(s) of {loaded.id}: {len(todo)} to "
+                   "grade"
+                   + (f", {kept} already graded (--regrade grades them again)" if kept else "")
+                   + (f", with {workers} worker(s); sandbox: {pool.isolation.describe()}"
+                      if pool is not None else "")
+                   + (f", on the Dask cluster {dask}" if todo and dask else ""))
+        if scores:
+            _merge_stored(batch, [f for f in batch_plan.files if f not in todo], scores, loaded)
+        if todo:
+            _grade_todo(batch, todo, config, loaded, pool, workers, scores, dask, no_isolation)
+        gradebook = batch.export()
+        _print_summary(batch.results(), gradebook)
 
 
-def _grade_todo(batch, todo, config, loaded, isolation, workers, scores, dask=None,
+def _early_batch_pool(ctx, named: str | None, declared: dict[str, list[Path]],
+                      jobs: int | None, count: int):
+    """(assignment id, workers, their pool, already starting) for `grade`, from -a or what the
+    submissions declare and the configuration alone; None where that does not say which
+    assignment (`grade` then says why, in its order) or its environment is not built."""
+    guess = _guess_environment(ctx, named, next(iter(declared)) if len(declared) == 1 else None)
+    if guess is None:
+        return None
+    config, chosen, settings, environment = guess
+    workers = max(1, min(jobs or config.workers, count))
+    return chosen, workers, _started_pool(config, workers, settings.preload, environment)
+
+
+def _batch_pool(early, config, loaded, workers: int):
+    """The class's pool of `workers` slots: the one started early (`_early_batch_pool`) where it
+    guessed right, else one started now (its environment built first if needed)."""
+    if early is not None:
+        chosen, size, pool = early
+        if (chosen, size) == (loaded.id, workers):
+            return pool
+        pool.close()
+    return _started_pool(config, workers, loaded.config.preload,
+                         _environment(config, loaded.id))
+
+
+def _started_pool(config, workers: int, preload: list[str], environment):
+    """A pool of `workers` slots importing `preload`, started at once: under the confinement
+    bubblewrap should give here (graders.sandbox.isolation.candidate), its own start being the
+    trial (WorkerPool.confirm), else under what a trial sandbox finds (detect)."""
+    from graders.sandbox.isolation import candidate, detect
+    from graders.sandbox.pool import WorkerPool
+    return WorkerPool(workers, preload, candidate() or detect(), config.limits.memory_mb,
+                      environment)
+
+
+def _grade_todo(batch, todo, config, loaded, pool, workers, scores, dask=None,
                 no_isolation=False) -> None:
-    """Grade `todo` into the batch with a progress bar, on a local pool or the Dask cluster
-    `dask`; Ctrl-C stops within a second or two, keeps what finished and says how to
-    resume."""
+    """Grade `todo` into the batch with a progress bar, on the local `pool` (its judges forked
+    from here first: a few ms each, the key already loaded) or the Dask cluster `dask`;
+    Ctrl-C stops within a second or two, keeps what finished and says how to resume."""
     from tqdm import tqdm
 
     from graders.batch import grade_batch
-    from graders.sandbox.pool import WorkerPool
+    from graders.judge import judges_for
+    if pool is not None:
+        judges_for(loaded).warm(workers, loaded)  # before the progress bar starts its thread
     bar = tqdm(total=len(todo), unit="sub", dynamic_ncols=True, disable=None)  # a terminal
     done = []
 
@@ -447,10 +510,8 @@ def _grade_todo(batch, todo, config, loaded, isolation, workers, scores, dask=No
         if dask:
             _grade_on_cluster(batch, dask, todo, config, loaded, no_isolation, workers, finished)
         else:
-            with WorkerPool(workers, loaded.config.preload, isolation, config.limits.memory_mb,
-                            _environment(config, loaded.id)) as pool:
-                grade_batch(todo, loaded, pool, config.limits, "instructor",
-                            isolation.describe(), workers, finished)
+            grade_batch(todo, loaded, pool, config.limits, "instructor",
+                        pool.isolation.describe(), workers, finished)
     except KeyboardInterrupt:
         bar.close()
         batch.export()

@@ -15,7 +15,8 @@ removing other files never changes it:
   file         ROOT/<stem>.<ext>, or a file given by itself: the stem.
 
 Two submissions with one id (`alice/hw2.ipynb` and `alice.ipynb`, say) are refused with both
-paths named: a mark must never land on another student.
+paths named: a mark must never land on another student. `plan` gives a batch its files, each
+with its id and output folder (a function of the id alone).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders.submission import display
+from graders.submission import discover, display
 
 #: Files and folders of a batch's output folder that no student's folder may take.
 RESERVED = {"gradebook.csv", "grader.log", "index.html", "gradebook.sqlite",
@@ -149,3 +150,35 @@ def _refuse_collisions(found: dict[Path, Identity]) -> None:
             raise IdentityError(f"two submissions for student {who.id!r}: {seen[key]} and "
                                 f"{path}. Remove one, or give a --roster that tells them apart.")
         seen[key] = path
+
+
+@dataclass
+class Plan:
+    files: list[Path]
+    identities: dict[Path, Identity]
+    folders: dict[Path, str]
+
+
+def plan(paths: list[Path], roster: Path | None = None) -> Plan:
+    """The submissions in `paths` (folders are searched), each with its student id and its
+    output folder. IdentityError when two submissions share an id or a folder name."""
+    roots: dict[Path, list[Path]] = {}
+    for path in paths:
+        if path.is_dir():
+            roots.setdefault(path, []).extend(discover([path]))
+        else:
+            roots.setdefault(path.parent, []).append(path)
+    files = [f for found in roots.values() for f in found]
+    identities = identify(roots, roster)
+    folders: dict[Path, str] = {}
+    taken: dict[str, Path] = {}
+    for path in files:
+        folder = folder_name(identities[path].id)
+        if folder.lower() in taken:
+            raise IdentityError(f"students {identities[taken[folder.lower()]].id!r} and "
+                                f"{identities[path].id!r} would share the output folder "
+                                f"{folder} ({taken[folder.lower()]}, {path}); give a --roster "
+                                "with distinct ids.")
+        taken[folder.lower()] = path
+        folders[path] = folder
+    return Plan(files, identities, folders)

@@ -249,18 +249,14 @@ class Judges:
         self._lock = threading.Lock()
         weakref.finalize(self, _close_all, self._all)
 
-    def warm(self, count: int = 1) -> None:
+    def warm(self, count: int = 1, assignment=None) -> None:
         """Have `count` judges idle or loading now (they load while the sandbox runs the
         first submissions). A batch of N slots asks for N at its start: else its second
-        judge starts only when two answers are first wanted at once, and that slot waits."""
+        judge starts only when two answers are first wanted at once, and that slot waits.
+        Given `assignment` (built from these settings, loaded in this process), each is
+        forked from here where no other thread runs (a fork would copy locks other threads
+        hold): ready in a few ms, with no import and no key to load."""
         while self._idle.qsize() < count:
-            self._idle.put(self._new())
-
-    def fork(self, assignment) -> None:
-        """Have a judge ready now, forked from this process, which has `assignment` (built
-        from these settings) loaded; started as usual where another thread runs (a fork
-        would copy locks other threads hold)."""
-        if self._idle.empty():
             self._idle.put(self._new(assignment if threading.active_count() == 1 else None))
 
     def _new(self, assignment=None) -> Judge:

@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -236,3 +237,52 @@ def test_a_batch_uses_every_core_unless_told_otherwise(tmp_path):
         path = tmp_path / f"{name}.toml"
         path.write_text(changed)
         assert config.load(path).workers == workers, name
+
+
+def test_a_batch_starts_its_slots_before_the_key_loads_and_closes_them_when_all_is_graded(
+        config_path, tmp_path, monkeypatch):
+    """`grade` starts the class's sandbox slots from the notebooks' metadata and the
+    configuration alone, so they start while the engine loads the key, and those same slots
+    grade the class; its judges are forked from the grader, the key loaded. Run again with
+    nothing left to grade, the slots it started are closed unused."""
+    from graders import cli, judge
+    from graders.sandbox.pool import WorkerPool
+    batch = tmp_path / "in"
+    batch.mkdir()
+    shutil.copy(EXAMPLES / "wrong-sign.ipynb", batch / "alice.ipynb")
+    events, pools, judges = [], [], []
+    start, run, load, new = WorkerPool.__init__, WorkerPool.run, cli._load, judge.Judges._new
+
+    def started(self, *args, **kwargs):
+        start(self, *args, **kwargs)
+        events.append("slots started")
+        pools.append(self)
+
+    def loaded(*args):
+        events.append("key loaded")
+        return load(*args)
+
+    def ran(self, job):
+        events.append("job")
+        assert self is pools[0]
+        return run(self, job)
+
+    def judged(self, assignment=None):
+        made = new(self, assignment)
+        judges.append(made)
+        return made
+
+    monkeypatch.setattr(WorkerPool, "__init__", started)
+    monkeypatch.setattr(WorkerPool, "run", ran)
+    monkeypatch.setattr(cli, "_load", loaded)
+    monkeypatch.setattr(judge.Judges, "_new", judged)
+    alone = threading.active_count() == 1  # else a fork would copy other threads' locks
+    first = invoke(config_path, "grade", batch, "-o", tmp_path / "out", "-j", "1")
+    assert first.exit_code == 0, first.output
+    assert events == ["slots started", "key loaded", "job"] and len(pools) == 1
+    assert judges and all(isinstance(j.proc, judge._Forked) == alone for j in judges)
+    events.clear()
+    again = invoke(config_path, "grade", batch, "-o", tmp_path / "out", "-j", "1")
+    assert again.exit_code == 0 and "1 already graded" in again.output, again.output
+    assert events == ["slots started", "key loaded"] and len(pools) == 2
+    assert pools[1]._closed

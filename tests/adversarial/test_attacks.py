@@ -118,6 +118,7 @@ def test_instructor_grading_refuses_to_run_unisolated(monkeypatch, tmp_path):
     from graders.cli import main
     from graders.sandbox import isolation as iso
     from tests.fixtures.duke_hw2.examples import EXAMPLES
+    monkeypatch.setattr(iso, "candidate", lambda *a, **k: None)  # a machine without bwrap
     monkeypatch.setattr(iso, "detect", lambda *a, **k: iso.Isolation("none", notes=["no bwrap"]))
     args = ["grade", str(EXAMPLES / "wrong-sign.ipynb"), "-o", str(tmp_path)]
     refused = CliRunner().invoke(main, args)

@@ -142,7 +142,8 @@ def sample(root: int, memory: Memory) -> None:
         if pid == root or pid in in_slots:
             continue
         command = table[pid].command
-        if "graders.judge" in command:
+        forked = table[pid].parent == root and root in table and command == table[root].command
+        if "graders.judge" in command or forked:  # started, or forked from the grader
             memory.judges[pid] = max(memory.judges.get(pid, 0.0), _status_kb(pid, "VmHWM") / 1024)
             memory.cpu.setdefault("judges", {})[pid] = table[pid].cpu
         elif "python" in command and ("distributed" in command or "spawn" in command):

@@ -100,7 +100,8 @@ def check_against_python(grader: list[str], python: str, script: Path, work: Pat
 
 def warm_submission(course, hw2, environment, work: Path, repeat: int) -> dict[str, list]:
     """Part 2's rows, one value per repeat."""
-    from graders.batch import Batch, plan, write_outputs
+    from graders.batch import Batch, write_outputs
+    from graders.identity import plan
     from graders.grading import grade
     from graders.judge import judges_for
     from graders.sandbox.isolation import detect

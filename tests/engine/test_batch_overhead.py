@@ -11,6 +11,7 @@ import nbformat
 
 from graders import batch, gradebook, submission
 from graders.cli import _declared
+from graders.identity import Plan
 from tests.fixtures.duke_hw2.examples import EXAMPLES
 
 
@@ -84,7 +85,7 @@ def test_the_exports_and_the_summary_read_the_gradebook_once(monkeypatch, tmp_pa
             return {}
 
     path = tmp_path / "hw2.ipynb"
-    graded.plan = batch.Plan([path], {path: type("Id", (), {"id": "alice"})()}, {path: "alice"})
+    graded.plan = Plan([path], {path: type("Id", (), {"id": "alice"})()}, {path: "alice"})
     graded.hashes, graded.key_hash, graded.config_hash = {path: "h"}, "k", "c"
     graded.record(path, Result())
     graded.results()

@@ -303,7 +303,7 @@ def test_a_forked_judge_answers_as_a_started_one_and_is_replaced_when_late(hw2, 
                           for pid, r in ran.probes.items()}, "audience": "instructor"}
     started, forked = Judges(hw2.config), Judges(hw2.config)
     started.warm()
-    forked.fork(hw2)
+    forked.warm(1, hw2)
     if threading.active_count() == 1:
         assert isinstance(forked._all[0].proc, _Forked)
     as_text = lambda answer: json.dumps(answer, default=np.ndarray.tolist)  # noqa: E731
