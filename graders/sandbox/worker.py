@@ -308,6 +308,14 @@ def make_shell():
             draws nothing and prints nothing."""
             return gui, "agg"
 
+        def should_run_async(self, raw_cell, **kwargs):
+            """Only a cell that says `await` or `async` can hold a top-level await: IPython's
+            trial compile of every other cell, to look for one, is skipped."""
+            texts = (raw_cell, kwargs.get("transformed_cell") or "")
+            if not any(word in text for text in texts for word in ("await", "async")):
+                return False
+            return super().should_run_async(raw_cell, **kwargs)
+
     config = Config()
     config.HistoryManager.enabled = False
     return GradingShell(config=config, colors="NoColor")

@@ -80,7 +80,7 @@ def child(notebook: str, out: str, marks_path: str) -> None:
 
     def stop_watching() -> None:
         """Before the judge's fork: a thread alive then would have the judge started
-        instead of forked (graders.judge.Judges.fork), which is not what a check does."""
+        instead of forked (graders.judge.Judges.warm), which is not what a check does."""
         os.write(stop_write, b"x")
         for watcher in watchers:
             watcher.join()
@@ -124,8 +124,8 @@ def child(notebook: str, out: str, marks_path: str) -> None:
         if module.__name__ == "graders.sandbox.pool":
             watch_worker(module)
         if module.__name__ == "graders.judge":
-            fork = module.Judges.fork
-            module.Judges.fork = lambda *args: (stop_watching(), fork(*args))[1]
+            warm = module.Judges.warm
+            module.Judges.warm = lambda *args: (stop_watching(), warm(*args))[1]
         for label, name, attribute in STEPS:
             if name == module.__name__:
                 wrap(module, label, attribute)

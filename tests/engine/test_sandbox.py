@@ -36,6 +36,16 @@ def test_magics_and_shell_lines_fail_or_work_per_cell(pool, course):
     assert [c.ok for c in ex.cells] == [True, False, True, True]
 
 
+def test_a_top_level_await_runs_as_in_jupyter_and_other_cells_as_before(pool, course):
+    """Only cells that say await or async are tried as coroutines (the shell skips its trial
+    compile of the others): both kinds run."""
+    ex = run(pool, course, ["import asyncio", "async def two():\n    return 2",
+                            "x = await two()", "x = x + (await asyncio.sleep(0, 1))",
+                            "y = 'await' + ' is a word here'", "x = x + len([y])"])
+    assert [c.ok for c in ex.cells] == [True] * 6, [c.error for c in ex.cells]
+    assert ex.probes["x"].value == 4
+
+
 def test_an_infinite_loop_is_killed_named_and_the_later_cells_still_run(pool, course):
     ex = run(pool, course, ["y = 1", "while True: pass", "x = y + 1"], cell_s=1.0)
     assert ex.limits_hit == ["cell 2 exceeded 1 s"]
