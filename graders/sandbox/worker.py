@@ -48,6 +48,7 @@ Values leave as plain JSON (arrays as dtype/shape/base64, sympy expressions as t
 Nothing here is trusted by the grader: every event is size-capped and validated there.
 """
 
+import ast
 import base64
 import ctypes
 import gc
@@ -56,6 +57,7 @@ import json
 
 dumps = json.dumps  # bound before any student code runs: patching json later changes nothing
 import os
+import re
 import resource
 import select
 import shutil
@@ -318,7 +320,37 @@ def make_shell():
 
     config = Config()
     config.HistoryManager.enabled = False
-    return GradingShell(config=config, colors="NoColor")
+    shell = GradingShell(config=config, colors="NoColor")
+    manager = shell.input_transformer_manager
+    manager.transform_cell = plain_or_transformed(manager.transform_cell)
+    return shell
+
+
+#: Lines textwrap.dedent empties (IPython's leading_indent dedents every cell).
+BLANKS_WITH_SPACES = re.compile(r"^[ \t]+$", re.MULTILINE)
+
+
+def plain_or_transformed(transform):
+    """IPython's input transformation (`transform`: TransformerManager.transform_cell, which
+    tokenizes every cell, about 0.2 ms a cell), skipped for a cell it gives back unchanged:
+    one that parses as Python (so it holds no magic, shell escape or help: their % ! ? are
+    not Python where IPython looks for them) and has none of what the transformations find
+    in the raw text (pasted prompts: >>> ... In [n]:; a first line blank or indented; a
+    line of spaces, which dedent empties). Such a cell is returned as IPython returns it,
+    with a final newline."""
+    def transform_cell(cell):
+        lines = cell.splitlines()
+        if (not lines or not lines[0] or lines[0].isspace() or lines[0][0] in " \t"
+                or ">>>" in cell or "In [" in cell
+                or any(line.lstrip().startswith("...") for line in lines)
+                or BLANKS_WITH_SPACES.search(cell)):
+            return transform(cell)
+        try:
+            ast.parse(cell)
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            return transform(cell)
+        return cell if cell.endswith("\n") else cell + "\n"
+    return transform_cell
 
 
 def describe_error(exc):
