@@ -320,7 +320,7 @@ def make_shell():
 
     config = Config()
     config.HistoryManager.enabled = False
-    shell = GradingShell(config=config, colors="NoColor")
+    shell = GradingShell(config=config, colors="nocolor")  # IPython 9 spells it so
     manager = shell.input_transformer_manager
     manager.transform_cell = plain_or_transformed(manager.transform_cell)
     return shell
