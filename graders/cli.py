@@ -42,12 +42,23 @@ def _choose(ctx, name: str | None, declared: dict[str, list[Path]] | None = None
     if not name and len(declared) > 1:
         _fail("these submissions declare different assignments: " + ", ".join(declared)
               + "; grade each assignment's submissions separately.")
-    chosen = name or next(iter(declared), None) or (
-        next(iter(config.assignments)) if len(config.assignments) == 1 else None)
+    chosen = _named_or_only(config, name, next(iter(declared), None))
     if chosen is None:
         _fail("cannot tell which assignment this is; name it with -a "
               f"({', '.join(config.assignments)}).")
     return config, chosen
+
+
+def _named_or_only(config, name: str | None, hint: str | None) -> str | None:
+    """The assignment named with -a, else `hint` (what the submissions declare), else the
+    only one configured; None where none of them says."""
+    return name or hint or (
+        next(iter(config.assignments)) if len(config.assignments) == 1 else None)
+
+
+def _slots(config, jobs: int | None, count: int) -> int:
+    """Slots for `count` submissions: -j, else grader.toml's workers, at most one each."""
+    return max(1, min(jobs or config.workers, count))
 
 
 def _load(config, chosen: str):
@@ -304,20 +315,17 @@ def _early_pool(ctx, first, named: str | None):
 
 def _guess_environment(ctx, named: str | None, hint: str | None):
     """(config, assignment id, its settings, its built environment) before anything heavy is
-    imported: the assignment named with -a, else `hint` (what the submissions declare), else
-    the only one configured. None where the configuration does not load, that names no
-    assignment, or its environment is not built yet."""
+    imported, for the assignment `_named_or_only` gives. None where the configuration does
+    not load, that names no assignment, or its environment is not built yet."""
     from graders.config import ConfigError, load
-    from graders.sandbox.environment import EnvironmentBuildError, built, own
+    from graders.sandbox.environment import EnvironmentBuildError, for_assignment
     try:
         config = ctx.obj["loaded"] = load(ctx.obj["config"])
-        chosen = named or hint or (
-            next(iter(config.assignments)) if len(config.assignments) == 1 else None)
+        chosen = _named_or_only(config, named, hint)
         if chosen is None:
             return None
         settings = config.assignment(chosen)
-        environment = own() if settings.environment is None else built(
-            config.environments[settings.environment])
+        environment = for_assignment(config, chosen, build=False)
     except (ConfigError, EnvironmentBuildError, KeyError):
         return None
     if environment is None:
@@ -421,7 +429,7 @@ def grade(ctx: click.Context, paths: tuple[Path, ...], output: Path, assignment:
         stack.callback(batch.close)
         scores = _manual_scores(manual_csv, loaded, batch)
         todo = batch.pending(regrade)
-        workers = max(1, min(jobs or config.workers, len(todo) or 1))
+        workers = _slots(config, jobs, len(todo))
         pool = None
         if todo and not dask:
             pool = _batch_pool(early, config, loaded, workers)
@@ -457,7 +465,7 @@ def _early_batch_pool(ctx, named: str | None, declared: dict[str, list[Path]],
     if guess is None:
         return None
     config, chosen, settings, environment = guess
-    workers = max(1, min(jobs or config.workers, count))
+    workers = _slots(config, jobs, count)
     return chosen, workers, _started_pool(config, workers, settings.preload, environment)
 
 

@@ -150,11 +150,16 @@ def own() -> Environment:
                         for d in metadata.distributions() if d.metadata["Name"]})
 
 
-def for_assignment(config, name: str, progress: Progress | None = None) -> Environment:
+def for_assignment(config, name: str, progress: Progress | None = None,
+                   build: bool = True) -> Environment | None:
     """The environment assignment `name` of `config` (graders.config.Config) runs in, built
-    first if it is not yet; the grader's own interpreter where the assignment names none."""
+    first if it is not yet (with `build` False: None instead, at the cost of one small file
+    read); the grader's own interpreter where the assignment names none."""
     chosen = config.assignment(name).environment
-    return own() if chosen is None else ensure(config.environments[chosen], progress)
+    if chosen is None:
+        return own()
+    spec = config.environments[chosen]
+    return ensure(spec, progress) if build else built(spec)
 
 
 def built(spec: EnvironmentSpec) -> Environment | None:

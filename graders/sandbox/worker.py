@@ -21,10 +21,10 @@ after the zygote is ready and again right after each job has ended, it forks the
 processes, which confine themselves and wait for the two descriptors on a socket pair; a fork
 message only hands them over (the forks of a 100 MB warm image, ~4 ms each, are off the
 job's path). A spare is made only when no job of the slot is alive, from the zygote, which
-holds nothing of any job, so it holds nothing of one either. The grader writes the job into the input pipe,
-reads the events from the event pipe and keeps every clock. Where the kernel allows it (the
-start-up settings say), each job gets its own user, pid, mount, ipc, uts and network
-namespaces and fresh size-capped tmpfs mounts on /tmp, /dev/shm and /job:
+holds nothing of any job, so it holds nothing of one either. The grader writes the job into
+the input pipe, reads the events from the event pipe and keeps every clock. Where the kernel
+allows it (the start-up settings say), each job gets its own user, pid, mount, ipc, uts and
+network namespaces and fresh size-capped tmpfs mounts on /tmp, /dev/shm and /job:
 
   zygote -> A: unshare the namespaces, fork B, wait for it  (A killed = the job is over)
          -> B: pid 1 of the job's pid namespace; dies with A; mounts the fresh scratch; forks C
