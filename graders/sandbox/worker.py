@@ -321,23 +321,55 @@ def make_shell():
     config = Config()
     config.HistoryManager.enabled = False
     shell = GradingShell(config=config, colors="nocolor")  # IPython 9 spells it so
+    # what a cell displays is kept as the text it prints, as in IPython's terminal: no HTML,
+    # LaTeX or PNG of it is made (a sympy matrix's LaTeX, a figure's PNG: nothing reads them)
+    shell.display_formatter.active_types = ["text/plain"]
+    parse = ParsedOnce(shell.compile)
+    shell.compile.ast_parse = parse.recall
     manager = shell.input_transformer_manager
-    manager.transform_cell = plain_or_transformed(manager.transform_cell)
+    manager.transform_cell = plain_or_transformed(manager.transform_cell, parse)
     return shell
+
+
+class ParsedOnce:
+    """A cell's syntax tree, parsed once: plain_or_transformed parses a cell to learn that
+    it is plain Python, and IPython's run_cell then parses the same text again to run it
+    (CachingCompiler.ast_parse; together about a third of the time IPython adds to a
+    solution's cells). `parse` parses as IPython does (its compiler's flags: a cell's
+    `from __future__` import applies to the later ones) and keeps that one tree; `recall`,
+    in place of the compiler's ast_parse, gives it back once for the same text and flags,
+    and parses anything else itself. One tree is held at a time, never a job's earlier."""
+
+    def __init__(self, compiler):
+        self.compiler, self.original = compiler, compiler.ast_parse
+        self.kept = None  # (text, flags, tree)
+
+    def __call__(self, text):
+        self.kept = None
+        tree = self.original(text)
+        self.kept = (text, self.compiler.flags, tree)
+        return tree
+
+    def recall(self, source, filename="<unknown>", symbol="exec"):
+        kept, self.kept = self.kept, None
+        if kept is not None and symbol == "exec" and kept[0] == source \
+                and kept[1] == self.compiler.flags:
+            return kept[2]
+        return self.original(source, filename, symbol)
 
 
 #: Lines textwrap.dedent empties (IPython's leading_indent dedents every cell).
 BLANKS_WITH_SPACES = re.compile(r"^[ \t]+$", re.MULTILINE)
 
 
-def plain_or_transformed(transform):
+def plain_or_transformed(transform, parse=ast.parse):
     """IPython's input transformation (`transform`: TransformerManager.transform_cell, which
     tokenizes every cell, about 0.2 ms a cell), skipped for a cell it gives back unchanged:
     one that parses as Python (so it holds no magic, shell escape or help: their % ! ? are
     not Python where IPython looks for them) and has none of what the transformations find
     in the raw text (pasted prompts: >>> ... In [n]:; a first line blank or indented; a
     line of spaces, which dedent empties). Such a cell is returned as IPython returns it,
-    with a final newline."""
+    with a final newline; `parse` (ParsedOnce in the shell) is given that text."""
     def transform_cell(cell):
         lines = cell.splitlines()
         if (not lines or not lines[0] or lines[0].isspace() or lines[0][0] in " \t"
@@ -345,11 +377,12 @@ def plain_or_transformed(transform):
                 or any(line.lstrip().startswith("...") for line in lines)
                 or BLANKS_WITH_SPACES.search(cell)):
             return transform(cell)
+        text = cell if cell.endswith("\n") else cell + "\n"
         try:
-            ast.parse(cell)
+            parse(text)
         except (SyntaxError, ValueError, MemoryError, RecursionError):
             return transform(cell)
-        return cell if cell.endswith("\n") else cell + "\n"
+        return text
     return transform_cell
 
 

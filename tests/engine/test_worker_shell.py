@@ -83,3 +83,54 @@ def test_plain_python_cells_skip_the_transformation_and_the_others_do_not(manage
         transform(cell)
     assert calls == ["%time x = 1", "\nx = 1", "    x = 1", "def f():\n    \n    return 1\n",
                      "s = 'unterminated", ">>> x = 1"]
+
+
+def test_a_plain_cell_is_parsed_once_and_runs_as_ipython_runs_it():
+    shell = make_shell()
+    parses = []
+    original = shell.compile.ast_parse.__self__.original
+    shell.compile.ast_parse.__self__.original = \
+        lambda source, *args: parses.append(source) or original(source, *args)
+    result = shell.run_cell("from __future__ import annotations\nx = 6 * 7\nx",
+                            store_history=False)
+    assert result.success and result.result == 42
+    assert len(parses) == 1
+    # a later cell is parsed under the flags the first set: def f(a: undefined) runs
+    assert shell.run_cell("def f(a: undefined_name):\n    return a\ny = f(1)",
+                          store_history=False).success
+    assert shell.user_ns["y"] == 1 and len(parses) == 2
+    # a cell IPython transforms is parsed by IPython (and %time parses its statement too)
+    assert shell.run_cell("%time z = 1", store_history=False).success
+    assert shell.user_ns["z"] == 1 and len(parses) > 2
+
+
+def test_what_a_cell_displays_is_its_text_alone():
+    shell = make_shell()
+    shell.user_ns["made"] = made = []
+
+    class Shown:
+        def __repr__(self):
+            return "shown as text"
+
+        def _repr_html_(self):
+            made.append("html")
+            return "<b>shown</b>"
+
+        def _repr_png_(self):
+            made.append("png")
+            return b"\x89PNG"
+
+        def _repr_latex_(self):
+            made.append("latex")
+            return "$x$"
+
+    shell.user_ns["Shown"] = Shown
+    import contextlib
+    import io
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert shell.run_cell("Shown()", store_history=False).success
+        assert shell.run_cell("from IPython.display import display\ndisplay(Shown())",
+                              store_history=False).success
+    assert printed.getvalue().count("shown as text") == 2
+    assert made == []
