@@ -9,11 +9,14 @@ per graded submission, after its report is on disk:
   key_hash            the answer key it was graded against (graders/keys.py)
   config_hash         the grading settings (the assignment's section of grader.toml, limits)
   graded_at, total    when (UTC) and the final mark
-  result              the whole GradeResult, plots included (GradeResult.to_record), as JSON;
-                      the plots' key curves (the same for every student) as {"ref": digest}
+  result              the whole GradeResult but its plots (GradeResult.to_record), as JSON
 
-and the key curves once each in `arrays` (digest, the array's JSON), written in the same
-transaction as the first row that refers to them.
+its plots beside it in `plots` (id, JSON: {"problem/check": that check's plots}), the plots'
+key curves (the same for every student) as {"ref": digest}, and the key curves once each in
+`arrays` (digest, the array's JSON), all written in the row's transaction. The plots hold
+nearly all of a result's bytes (some 400 kB of a duke-hw2 result's 410 kB): apart, the
+exports and the summary read a class's results without them (Gradebook.records_without_plots).
+A gradebook written before `plots` existed holds them in `result`; it is read the same.
 
 A batch killed at any moment loses at most the submissions being graded: a rerun finds every
 committed row, and grades again only what is missing, changed (file hash), or graded under
@@ -38,6 +41,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     config_hash TEXT NOT NULL, graded_at TEXT NOT NULL, total REAL NOT NULL,
     result TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS arrays (digest TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS plots (id TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
 FILE_NAME = "gradebook.sqlite"
 
@@ -59,10 +63,32 @@ class Row:
     graded_at: str
     total: float
     result: str
+    plots: str | None = None  # {"problem/check": plots} as JSON (None: in `result`)
 
     @property
     def record(self) -> dict:
-        return json.loads(self.result)
+        """The stored GradeResult.to_record, its plots put back in place."""
+        record = json.loads(self.result)
+        if self.plots is not None:
+            plots = json.loads(self.plots)
+            for p, problem in enumerate(record["problems"]):
+                for c, check in enumerate(problem["checks"]):
+                    check["plots"] = plots.get(f"{p}/{c}", [])
+        return record
+
+
+def plots_apart(record: dict) -> tuple[dict, dict]:
+    """(the record with every check's plots emptied, {"problem/check": the plots taken}),
+    the record itself left as it is."""
+    plots, problems = {}, []
+    for p, problem in enumerate(record["problems"]):
+        checks = []
+        for c, check in enumerate(problem["checks"]):
+            if check.get("plots"):
+                plots[f"{p}/{c}"] = check["plots"]
+            checks.append({**check, "plots": []})
+        problems.append({**problem, "checks": checks})
+    return {**record, "problems": problems}, plots
 
 
 def file_hash(path: Path) -> str:
@@ -125,12 +151,14 @@ class Gradebook:
         self._stored: set[str] | None = None  # digests in `arrays`, read on first use
 
     def row(self, student: str) -> Row | None:
-        found = self.db.execute("SELECT * FROM submissions WHERE id = ?", (student,)).fetchone()
+        found = self.db.execute("SELECT submissions.*, plots.data FROM submissions LEFT JOIN "
+                                "plots USING (id) WHERE id = ?", (student,)).fetchone()
         return Row(*found) if found else None
 
     def records_without_plots(self):
         """Each stored result (GradeResult.to_record), by student id, read one at a time
-        with every check's plots emptied (what the exports and the summary need)."""
+        with every check's plots emptied (what the exports and the summary need; their plots
+        are not read, but in a gradebook that keeps them in `result`)."""
         for (text,) in self.db.execute("SELECT result FROM submissions ORDER BY id"):
             record = json.loads(text)
             for problem in record["problems"]:
@@ -169,13 +197,19 @@ class Gradebook:
             if arrays is not None and arrays.new:
                 self.db.executemany("INSERT OR IGNORE INTO arrays VALUES (?, ?)",
                                     [(d, json.dumps(a)) for d, a in arrays.new.items()])
+            self.db.execute("DELETE FROM plots WHERE id IN (SELECT id FROM submissions "
+                            "WHERE id = ? OR folder = ?) OR id = ?",
+                            (identity.id, folder, identity.id))
             self.db.execute("DELETE FROM submissions WHERE id = ? OR folder = ?",
                             (identity.id, folder))
+            result, plots = plots_apart(record)
             self.db.execute(
                 "INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (identity.id, identity.name, identity.layout, folder, file, file_digest, key,
                  settings, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), total,
-                 json.dumps(record, default=str)))
+                 json.dumps(result, default=str)))
+            self.db.execute("INSERT INTO plots VALUES (?, ?)",
+                            (identity.id, json.dumps(plots, default=str)))
         if arrays is not None:  # committed: later rows refer to them
             arrays.stored.update(arrays.new)
             arrays.new = {}

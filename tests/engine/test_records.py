@@ -91,3 +91,52 @@ def test_a_gradebook_stores_each_key_curve_once_and_rebuilds_every_row(tmp_path)
                             GradeResult.from_record(result.to_record()).problems[0].checks[0]
                             .plots)
     book.close()
+
+
+def test_a_rows_plots_are_stored_beside_it_and_go_with_it(tmp_path):
+    from types import SimpleNamespace
+
+    from graders.gradebook import Gradebook
+    book = Gradebook(tmp_path, "duke-hw2")
+    result = _result()
+    record = result.to_record(book.key_arrays())
+    student = SimpleNamespace(id="s1", name="", layout="folder")
+    book.save(student, "s1", "a.ipynb", "h", "k", "c", record, result.total)
+    (text,) = book.db.execute("SELECT result FROM submissions").fetchone()
+    assert "f8" not in text and '"plots": []' in text  # the row itself holds no curve
+    assert [r["problems"][0]["checks"][0]["plots"] for r in book.records_without_plots()] \
+        == [[]]
+    assert book.row("s1").record == json.loads(json.dumps(record, default=str))
+    # the same folder graded as another student: the earlier row and its plots both go
+    book.save(SimpleNamespace(id="s2", name="", layout="folder"), "s1", "a.ipynb", "h", "k",
+              "c", record, result.total)
+    assert book.db.execute("SELECT id FROM plots").fetchall() == [("s2",)]
+    assert book.row("s1") is None and book.row("s2").record["problems"] == \
+        json.loads(json.dumps(record, default=str))["problems"]
+    book.close()
+
+
+def test_a_gradebook_written_with_the_plots_in_its_rows_reads_the_same(tmp_path):
+    """A gradebook of an earlier version: no `plots` table, each row's plots in `result`."""
+    import sqlite3
+
+    from graders.gradebook import FILE_NAME, Gradebook
+    record = json.loads(json.dumps(_result().to_record(), default=str))
+    with sqlite3.connect(tmp_path / FILE_NAME) as db:
+        db.executescript("""
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE submissions (
+                id TEXT PRIMARY KEY, name TEXT NOT NULL, layout TEXT NOT NULL,
+                folder TEXT NOT NULL UNIQUE, file TEXT NOT NULL, file_hash TEXT NOT NULL,
+                key_hash TEXT NOT NULL, config_hash TEXT NOT NULL, graded_at TEXT NOT NULL,
+                total REAL NOT NULL, result TEXT NOT NULL);
+            CREATE TABLE arrays (digest TEXT PRIMARY KEY, data TEXT NOT NULL);
+            INSERT INTO meta VALUES ('assignment', 'duke-hw2');""")
+        db.execute("INSERT INTO submissions VALUES ('s1', '', 'folder', 's1', 'a.ipynb', 'h', "
+                   "'k', 'c', '2026-01-01T00:00:00Z', 1.0, ?)", (json.dumps(record),))
+    book = Gradebook(tmp_path, "duke-hw2")
+    assert book.row("s1").record == record
+    assert record["problems"][0]["checks"][0]["plots"]
+    assert [r["problems"][0]["checks"][0]["plots"] for r in book.records_without_plots()] \
+        == [[]]
+    book.close()
