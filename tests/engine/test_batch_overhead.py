@@ -95,14 +95,20 @@ def test_the_exports_and_the_summary_read_the_gradebook_once(monkeypatch, tmp_pa
 def test_the_heap_is_frozen_while_a_class_is_graded_and_given_back(monkeypatch, tmp_path):
     """A full collection in the grader process walks what grading made, not the engine and
     the key (gc.freeze while grading; batch.frozen_heap)."""
-    frozen = []
-    before = gc.get_freeze_count()
+    frozen, thresholds = [], []
+    before, collected = gc.get_freeze_count(), gc.get_threshold()
     monkeypatch.setattr(batch, "grade", lambda path, *args: object())
     monkeypatch.setattr(batch, "judges_for", lambda assignment: Judges())
+
+    def recorded(path, result):
+        frozen.append(gc.get_freeze_count())
+        thresholds.append(gc.get_threshold())
     batch.grade_batch([tmp_path / f"s{i}.ipynb" for i in range(3)], None, None, None,
-                      "instructor", "", 2, lambda path, r: frozen.append(gc.get_freeze_count()))
+                      "instructor", "", 2, recorded)
     assert len(frozen) == 3 and min(frozen) > before
-    assert gc.get_freeze_count() == before
+    # the youngest generation is collected less often meanwhile, the others as before
+    assert thresholds == [(50_000, *collected[1:])] * 3
+    assert gc.get_freeze_count() == before and gc.get_threshold() == collected
 
 
 class Judges:
