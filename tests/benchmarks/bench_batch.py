@@ -126,7 +126,7 @@ def _status_kb(pid: int, key: str) -> float:
 
 def sample(root: int, memory: Memory) -> None:
     """One look at `root`'s process tree; raises the peaks in `memory`."""
-    table = processes()
+    table = processes(root)
     memory.grader = max(memory.grader, _status_kb(root, "VmHWM") / 1024)
     memory.cpu.setdefault("grader", {})[root] = table[root].cpu if root in table else 0.0
     tree = [pid for pid in subtree(table, root) if pid in table]
