@@ -346,28 +346,29 @@ def split_arrays(node, texts: list, nonce: str):
     is. Only well-formed containers are followed, at most MAX_DEPTH deep and SPLIT_NODES
     items in all (a container with more items than are left is not entered): whatever is
     past them stays inline (it decodes the same, or is refused the same)."""
-    visits = [SPLIT_NODES]
+    return _split(node, 0, texts, nonce, [SPLIT_NODES])
 
-    def split(node, depth: int):
-        if type(node) is not dict or depth > MAX_DEPTH:
-            return node
-        tag = node.get("t")
-        if tag == "array":
-            text = node.get("b64")
-            if type(text) is not str or not text.isascii():
-                return node
-            texts.append(text.encode("ascii"))
-            return {**node, "b64": {"blob": len(texts) - 1, "of": nonce}}
-        inner = node.get("columns" if tag == "rows" else "items")
-        if tag not in ("list", "dict", "rows") or type(inner) is not list \
-                or len(inner) > visits[0]:
-            return node
-        visits[0] -= len(inner)
-        if tag == "dict":
-            inner = [[p[0], split(p[1], depth + 1)] if type(p) is list and len(p) == 2 else p
-                     for p in inner]
-        else:
-            inner = [split(item, depth + 1) for item in inner]
-        return {**node, "columns" if tag == "rows" else "items": inner}
 
-    return split(node, 0)
+def _split(node, depth: int, texts: list, nonce: str, visits: list):
+    """split_arrays below `depth`; `visits`: [nodes it may still enter]. A function of its
+    own, not a closure that calls itself: such a closure is a reference cycle, and `texts`
+    (a request's array texts, ~1 MB) would live in it until the collector came by."""
+    if type(node) is not dict or depth > MAX_DEPTH:
+        return node
+    tag = node.get("t")
+    if tag == "array":
+        text = node.get("b64")
+        if type(text) is not str or not text.isascii():
+            return node
+        texts.append(text.encode("ascii"))
+        return {**node, "b64": {"blob": len(texts) - 1, "of": nonce}}
+    inner = node.get("columns" if tag == "rows" else "items")
+    if tag not in ("list", "dict", "rows") or type(inner) is not list or len(inner) > visits[0]:
+        return node
+    visits[0] -= len(inner)
+    if tag == "dict":
+        inner = [[p[0], _split(p[1], depth + 1, texts, nonce, visits)]
+                 if type(p) is list and len(p) == 2 else p for p in inner]
+    else:
+        inner = [_split(item, depth + 1, texts, nonce, visits) for item in inner]
+    return {**node, "columns" if tag == "rows" else "items": inner}

@@ -87,6 +87,22 @@ def test_a_framed_request_decodes_exactly_as_the_inline_one_and_is_left_unchange
         assert inline.ok and apart.ok and same(inline.value, apart.value), name
 
 
+def test_framing_a_request_leaves_no_reference_cycle_to_hold_its_arrays():
+    """Its array texts (~1 MB a duke-hw2 submission) are freed with the frame, not when the
+    collector next comes by (a batch collects the young rarely: batch.frozen_heap)."""
+    import gc
+    request = request_of(student_values())
+    gc.collect()
+    gc.disable()
+    try:
+        parts = judge.request_frame(request)
+        assert len(parts) > 10
+        del parts
+        assert gc.collect() == 0  # nothing unreachable was left for it to find
+    finally:
+        gc.enable()
+
+
 def test_a_framed_request_is_scored_as_the_inline_one(hw2):
     """(A judge process reads frames: test_speed's forked and started judges grade a whole
     notebook through them.)"""
