@@ -230,6 +230,8 @@ time.sleep(0.2)
 #: A saboteur's cells: each tries to break what the next job in the slot needs.
 KILL_ZYGOTE = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"
 KILL_ALL = "import os, signal\nos.kill(-1, signal.SIGKILL)"
+KILL_GROUP = ("import os, signal\nfor group in (0, -os.getpgid(0)):\n    try:\n"
+              "        os.kill(group, signal.SIGKILL)\n    except OSError:\n        pass")
 STOP_ZYGOTE = ("import os, signal\nfor pid in (os.getppid(), 1):\n    try:\n"
                "        os.kill(pid, signal.SIGSTOP)\n    except OSError:\n        pass")
 LOWER_LIMITS = """
@@ -526,6 +528,7 @@ ATTACKS = (
     # across jobs, damage: the saboteur runs first in the slot, an honest notebook after it
     Attack("damage-kill-zygote", before=(KILL_ZYGOTE,), honest="solution"),
     Attack("damage-kill-every-process", before=(KILL_ALL,), honest="solution"),
+    Attack("damage-kill-process-group", before=(KILL_GROUP,), honest="solution"),
     Attack("damage-stop-zygote", before=(STOP_ZYGOTE,), honest="solution"),
     Attack("damage-lower-zygote-limits", before=(LOWER_LIMITS,), honest="solution"),
     Attack("damage-write-zygote-memory", before=(WRITE_ZYGOTE_MEMORY,), honest="solution"),
