@@ -23,8 +23,16 @@ request's `Blobs`. The nonce is drawn per request after the job has ended, so a 
 cannot forge a reference (one it writes anyway is a malformed array). A value that is one
 formula travels the same way (`split_formula`): {"t": "formula", "text": reference} to the
 compact JSON text of its tree, which names it (symbolic.tree_name: a judge recalls a proof
-by that name without parsing the tree) and decodes exactly as the node it came from; a
-"formula" node without a reference to a text is an unknown tag, as before.
+by that name without parsing the tree) and decodes exactly as the node of that tree.
+
+A probe's answer that is one formula comes from the worker already as that text,
+{"t": "formula", "tree": "<JSON of the tree>"} (its encode_answer): the grader reads one
+string rather than building a tree of 10^4 lists and writing it out again (~4.5 ms of a
+duke-hw2 submission), and passes the text on unread. Being the worker's, the text is
+checked where it is read: at most MAX_FORMULA_TEXT characters, ASCII, JSON of a formula's
+tree written exactly as symbolic.tree_text writes it (else its name would not be that of
+what it builds), the tree then built by the whitelist within its bounds. A "formula" node
+with a "text" that is not a reference to a text of its request is an unknown tag.
 """
 
 from __future__ import annotations
@@ -161,10 +169,10 @@ def _decode(node, budget: _Budget, depth: int) -> object:
 
 
 def formula_name(node, blobs: Blobs | None = None) -> str | None:
-    """Where `node` is one formula (an "expr" or "matrix" node, or a "formula" node whose
-    tree split_formula sent apart, not inside a container): the name graders.symbolic
-    remembers what decode(node) builds under (tree_name, the same as built_from gives for
-    that value), without building it; else None."""
+    """Where `node` is one formula (an "expr" or "matrix" node, or a "formula" node: its
+    tree as text, the worker's or sent apart by split_formula; not inside a container):
+    the name graders.symbolic remembers what decode(node) builds under (tree_name, the same
+    as built_from gives for that value), without building it; else None."""
     if type(node) is dict and node.get("t") == "formula":
         text = _formula_text(node, blobs)
         return None if text is None else symbolic.text_name(text)
@@ -185,22 +193,45 @@ def _formula_tree(node) -> list | None:
 
 
 def _formula_text(node: dict, blobs: Blobs | None):
-    """The tree text of a "formula" node (split_formula's), or None where it refers to
-    none of `blobs` (a worker cannot write a reference that does: it is an unknown tag)."""
+    """The tree text (bytes) of a "formula" node: the worker's own ("tree", an ASCII string:
+    the worker's encode_answer) or, once split_formula moved it apart, the text its "text"
+    reference names in `blobs`. None where it has neither: a reference to none of `blobs`
+    (a worker cannot write one that does) is an unknown tag, and so is a "tree" beside a
+    "text"."""
+    inline = node.get("tree")
+    if "text" not in node:
+        return inline.encode("ascii") if type(inline) is str and inline.isascii() else None
     try:
         return blobs.text(node.get("text")) if blobs is not None else None
     except (Malformed, AttributeError):
         return None
 
 
+#: The longest formula text read (symbolic.MAX_NODES nodes written out take far less).
+MAX_FORMULA_TEXT = 40 * symbolic.MAX_NODES
+
+
 def _formula(node: dict, blobs: Blobs | None):
-    """What decode gives for a "formula" node: the formula its tree text builds, exactly
-    as the "expr" or "matrix" node it came from (the text is the grader's own, from the
-    worker's parsed value; json gives that value back)."""
+    """What decode gives for a "formula" node: the formula its tree text builds, exactly as
+    the "expr" or "matrix" node of that tree. The text is the worker's: read only up to
+    MAX_FORMULA_TEXT, it must be JSON of ["expr", tree] or ["matrix", rows, cols, items]
+    written as symbolic.tree_text writes it (so that its name, the digest of the text, is
+    the name of the formula it builds); graders.symbolic builds it within its bounds."""
     text = _formula_text(node, blobs)
     if text is None:
         raise Malformed("unknown tag 'formula'")
-    tree = json.loads(bytes(text))
+    if len(text) > MAX_FORMULA_TEXT:
+        raise too_large(f"a formula of more than {MAX_FORMULA_TEXT} characters")
+    text = bytes(text)
+    try:
+        tree = json.loads(text)
+        plain = type(tree) is list and len(tree) == {"expr": 2, "matrix": 4}.get(
+            tree[0] if tree and type(tree[0]) is str else None) \
+            and symbolic.tree_text(tree) == text
+    except (ValueError, RecursionError) as exc:
+        raise Malformed("bad formula text") from exc
+    if not plain:
+        raise Malformed("bad formula text")
     if tree[0] == "expr":
         return symbolic.from_tree(tree[1])
     return symbolic.matrix_from_trees(*tree[1:])
@@ -321,17 +352,25 @@ def encode_array(arr: np.ndarray) -> dict:
 
 def split_formula(node, texts: list, nonce: str):
     """`node` (a tagged value as the worker sent it) where it is one formula, with its
-    tree's text (symbolic.tree_text, which names it) moved to the end of `texts` and
-    replaced by a reference: {"t": "formula", "text": {"blob": index, "of": nonce}}; a
-    judge names the formula from that text without reading it (formula_name) and reads
-    it only to build it. None for any other node, or a tree with no JSON text."""
-    tree = _formula_tree(node)
-    if tree is None:
+    tree's text (which names it) moved to the end of `texts` and replaced by a reference:
+    {"t": "formula", "text": {"blob": index, "of": nonce}}; a judge names the formula from
+    that text without reading it (formula_name) and reads it only to build it. The text
+    is the worker's own, as it came, for a "formula" node (encode_answer), and what
+    symbolic.tree_text writes for an "expr" or "matrix" node. None for any other node, or
+    one with no such text."""
+    if type(node) is dict and node.get("t") == "formula":
+        text = _formula_text(node, None)
+    else:
+        tree = _formula_tree(node)
+        if tree is None:
+            return None
+        try:
+            text = symbolic.tree_text(tree)
+        except (TypeError, ValueError, RecursionError):
+            return None
+    if text is None:
         return None
-    try:
-        texts.append(symbolic.tree_text(tree))
-    except (TypeError, ValueError, RecursionError):
-        return None
+    texts.append(text)
     return {"t": "formula", "text": {"blob": len(texts) - 1, "of": nonce}}
 
 

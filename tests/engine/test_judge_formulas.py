@@ -15,7 +15,7 @@ from graders.checks.base import Deferred, Probe
 from graders.checks.symbolic import SymbolicCheck
 from graders.execution import _decoded, decoded
 from graders.grading import _check_result
-from graders.sandbox.worker import encode
+from graders.sandbox.worker import encode, encode_answer
 
 x, y = sp.symbols("x y")
 KEY = sp.Matrix([(x + y) ** 2 / (x - y), x / (1 + y ** 2)])
@@ -168,7 +168,7 @@ def test_a_formula_sent_apart_is_named_and_scored_as_the_inline_one(cache, monke
     assert _check_result(CHECK, {"p": result}, 12.0, True, None) == inline
 
 
-def test_a_formula_node_a_worker_writes_itself_is_an_unknown_tag(cache):
+def test_a_formula_reference_a_worker_writes_itself_is_an_unknown_tag(cache):
     _, blobs = through_frame(encode(RIGHT[0]))
     stolen = {"blob": 0, "of": blobs.nonce}
     for forged in ({"t": "formula"}, {"t": "formula", "text": {"blob": 0, "of": "guess"}},
@@ -178,3 +178,70 @@ def test_a_formula_node_a_worker_writes_itself_is_an_unknown_tag(cache):
         for result in (decoded(again, fresh), decoded(forged)):
             assert not isinstance(result, Deferred)
             assert not result.ok and "unknown tag 'formula'" in result.error
+
+
+@pytest.mark.parametrize("answer", [RIGHT[0], WRONG[0], x + 1, sp.Integer(3), KEY / 2])
+def test_an_answer_that_is_one_formula_comes_as_its_tree_text_and_scores_as_its_tree(
+        cache, monkeypatch, answer):
+    node, tree = encode_answer(answer), encode(answer)
+    assert node["t"] == "formula" and set(node) == {"t", "tree"}
+    assert node["tree"].encode() == symbolic.tree_text(wire._formula_tree(tree))
+    assert wire.formula_name(node) == wire.formula_name(tree) is not None
+    apart, blobs = through_frame(node)
+    assert set(apart) == {"t", "text"} and bytes(blobs.texts[0]) == node["tree"].encode()
+    assert wire.formula_name(apart, blobs) == wire.formula_name(tree)
+    for sent, where in ((node, None), (apart, blobs)):
+        assert decoded(sent, where).value == answer
+    new_process(monkeypatch)
+    inline, _ = scored(tree)
+    new_process(monkeypatch)
+    assert scored(node)[0] == inline
+    new_process(monkeypatch)
+    nothing_is_built(monkeypatch)  # a proof made from the tree is recalled by the text
+    assert _check_result(CHECK, {"p": decoded(apart, blobs)}, 12.0, True, None) == inline
+
+
+def test_other_answers_are_sent_as_before():
+    for value in (3.5, [x, x + 1], {"a": x}, None, "x + 1"):
+        assert encode_answer(value) == encode(value)
+
+
+#: What a worker may write as a formula's text, and what a judge makes of it.
+FORGED_TEXTS = [
+    ("[", "bad formula text"),
+    ("x + 1", "bad formula text"),
+    ("[" * 100_000 + "]" * 100_000, "bad formula text"),  # nested past json's recursion
+    ('["expr", ["Symbol", "x"]]', "bad formula text"),  # not as tree_text writes it
+    ('["expr",["Symbol","x"],1]', "bad formula text"),
+    ('["matrix",1,1]', "bad formula text"),
+    ('["lambda",["Symbol","x"]]', "bad formula text"),
+    ('[]', "bad formula text"),
+    ('{"expr":1}', "bad formula text"),
+    ('["expr",["Lambda",["Symbol","x"],["Symbol","x"]]]', "not an allowed operation"),
+    ('["expr",["Pow",["Symbol","x"],["Integer","100000"]]]', "too large"),
+    ('["matrix",2,1,[["Symbol","x"]]]', "does not match"),
+    ('["expr",["Symbol","\\u00e9"]]', "bad symbol name"),
+    ('["expr",["Symbol","x"]]' + " " * wire.MAX_FORMULA_TEXT, "too large to check"),
+]
+
+
+@pytest.mark.parametrize("text, says", FORGED_TEXTS, ids=range(len(FORGED_TEXTS)))
+def test_a_formula_text_a_worker_forges_earns_nothing_and_says_why(cache, text, says):
+    node = {"t": "formula", "tree": text}
+    apart, blobs = through_frame(node)
+    for sent, where in ((node, None), (apart, blobs)):
+        # named by its text, built when the check reads it (a proof cannot be recalled)
+        assert _check_result(CHECK, {"p": decoded(sent, where)}, 12.0, True, None).points == 0
+        result = _decoded(sent, where)
+        assert not result.ok and says in result.error, (text[:60], result.error)
+
+
+@pytest.mark.parametrize("node", [{"t": "formula", "tree": ["expr", ["Symbol", "x"]]},
+                                  {"t": "formula", "tree": '["expr",["Symbol","\u00e9"]]'},
+                                  {"t": "formula", "tree": '["expr",["Symbol","x"]]',
+                                   "text": {"blob": 0, "of": "guess"}}])
+def test_a_formula_without_a_plain_text_is_an_unknown_tag(cache, node):
+    apart, blobs = through_frame(node)
+    for sent, where in ((node, None), (apart, blobs)):
+        result = _decoded(sent, where)
+        assert not result.ok and "unknown tag 'formula'" in result.error
