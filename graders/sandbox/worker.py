@@ -896,12 +896,16 @@ def namespaced_job(handover, settings):
 
 
 def job_init(handover, settings, alive):
-    """B: pid 1 of the job. Dies with A; mounts the job's fresh scratch; forks C and reaps
-    everything until C is gone. When B exits, the kernel kills what is left of the job."""
+    """B: pid 1 of the job. Dies with A; leads a session and process group of its own (the
+    zygote's group would otherwise be the job's: its kill(0, SIGKILL) reached the zygote and
+    A, and the slot had to be started again); mounts the job's fresh scratch; forks C and
+    reaps everything until C is gone. When B exits, the kernel kills what is left of the
+    job."""
     try:
         libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if select.select([alive], [], [], 0)[0]:
             os._exit(72)  # A died before the death signal was armed
+        os.setsid()
         mount_scratch(settings.get("scratch", {}))
         pid = os.fork()
         if pid == 0:

@@ -54,6 +54,21 @@ def test_nothing_a_job_leaves_reaches_the_next_job_in_its_slot(one_slot, isolati
     assert first.probes["seen"].ok and len(Path(after["cwd"]).name) > 20
 
 
+def test_a_job_that_kills_its_process_group_reaches_neither_its_slot_nor_the_next_job(
+        one_slot, isolation, course):
+    if not isolation.job_namespaces:
+        pytest.skip("jobs cannot have namespaces of their own here")
+    worker = one_slot._workers[0]
+    execute(one_slot, ["seen = 1"], SEEN, course.limits)
+    zygote = worker.proc.pid
+    killer = execute(one_slot, ["import os, signal\nos.kill(0, signal.SIGKILL)\nseen = 1"],
+                     SEEN, course.limits)
+    assert not killer.probes["seen"].ok  # it ended itself, and only itself
+    assert worker.proc.poll() is None and worker.proc.pid == zygote  # no new slot was needed
+    again = execute(one_slot, ["seen = 41 + 1"], SEEN, course.limits)
+    assert again.probes["seen"].value == 42 and again.limits_hit == []
+
+
 def test_a_lost_worker_is_replaced_and_a_job_that_had_not_started_is_retried(one_slot,
                                                                              course):
     worker = one_slot._workers[0]
