@@ -131,7 +131,7 @@ def encode_answer(value):
     text on as it came; its judge names the formula by that text and reads it only to
     build it. The text is what the grader's symbolic.tree_text writes for the same tree."""
     node = encode(value)
-    if node.get("t") == "expr" and "tree" in node:
+    if node.get("t") == "expr":
         tree = ["expr", node["tree"]]
     elif node.get("t") == "matrix":
         tree = ["matrix", node["rows"], node["cols"], node["items"]]

@@ -3,6 +3,9 @@ IPython's input transformation are those that transformation gives back unchange
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import pytest
 
 from graders.sandbox.worker import make_shell, plain_or_transformed
@@ -125,8 +128,6 @@ def test_what_a_cell_displays_is_its_text_alone():
             return "$x$"
 
     shell.user_ns["Shown"] = Shown
-    import contextlib
-    import io
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         assert shell.run_cell("Shown()", store_history=False).success
