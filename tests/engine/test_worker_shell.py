@@ -135,3 +135,18 @@ def test_what_a_cell_displays_is_its_text_alone():
                               store_history=False).success
     assert printed.getvalue().count("shown as text") == 2
     assert made == []
+
+
+def test_a_failing_cell_prints_a_plain_traceback_with_its_lines_and_error():
+    shell = make_shell()
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        assert shell.run_cell("def f(x):\n    return 1 / x\n", store_history=False).success
+        result = shell.run_cell("y = 2\nf(0)", store_history=False)
+    assert isinstance(result.error_in_exec, ZeroDivisionError)
+    text = printed.getvalue()
+    assert "Traceback (most recent call last)" in text
+    assert "f(0)" in text and "return 1 / x" in text  # the lines that ran, in order
+    assert text.index("f(0)") < text.index("return 1 / x")
+    assert text.rstrip().endswith("ZeroDivisionError: division by zero")
+    assert "---->" not in text and "y = 2" not in text  # no context lines around them
