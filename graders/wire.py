@@ -8,7 +8,9 @@ wrong answer of the wrong type.
 Decoded values: None, bool, int, float, complex, str, np.ndarray, sympy.Expr, sympy.Matrix,
 list, dict, or `Opaque` (a value of a type the wire does not carry, e.g. a function). A long
 list of equal rows (a swapped function's recorded calls [g, s, out]) may come as columns, one
-block of bytes each ("rows"), and decodes into the same list of lists. A large float64 array
+block of bytes each ("rows"), and decodes into the same list of lists; a long list of floats,
+ints or arrays of one shape (a student's history of losses or weights) as one such column
+("stack"), and decodes into the same list. A large float64 array
 of at most PALETTE_MAX distinct values (a ternary quantiser's draws) may come "paletted": its
 values in "palette" and one uint8 index per entry in "b64", decoded bit for bit.
 
@@ -145,6 +147,8 @@ def _decode(node, budget: _Budget, depth: int) -> object:
         return _formula(node, budget.blobs)
     if tag == "rows":
         return _rows(node, budget, depth)
+    if tag == "stack":
+        return _stack(node, budget, depth)
     if tag == "list":
         items = _typed(node.get("items"), list)
         budget.ensure(len(items))
@@ -317,9 +321,8 @@ ROW_ITEMS = {"float": "<f8", "int": "<i8", "array": None}  # a column's items: w
 
 def _rows(node: dict, budget: _Budget, depth: int) -> list:
     """A table sent as columns (the worker's encode_rows) -> the list of `n` lists it stands
-    for, exactly as item-by-item decoding would give it: a "float" or "int" column's items
-    as Python numbers, an "array" column's as arrays of its shape[1:] (rows of one block).
-    Counts, shapes and sizes are checked before anything is built."""
+    for, exactly as item-by-item decoding would give it (_column). Counts, shapes and sizes
+    are checked before anything is built."""
     if depth + 2 > MAX_DEPTH:
         raise too_large(f"nested more than {MAX_DEPTH} levels")
     n, columns = node.get("n"), _typed(node.get("columns"), list)
@@ -327,20 +330,38 @@ def _rows(node: dict, budget: _Budget, depth: int) -> list:
         raise Malformed("bad rows header")
     budget.ensure(n * (1 + len(columns)))
     budget.take(items=n * (1 + len(columns)))
-    decoded = []
-    for column in columns:
-        if not isinstance(column, dict) or column.get("item") not in ROW_ITEMS:
-            raise Malformed("bad rows column")
-        item, shape = column["item"], column.get("shape")
-        if not isinstance(shape, list) or not shape or shape[0] != n:
-            raise Malformed("bad rows column shape")
-        if item == "array" and len(shape) < 2:
-            raise Malformed("bad rows column shape")
-        if item != "array" and (len(shape) != 1 or column.get("dtype") != ROW_ITEMS[item]):
-            raise Malformed("bad rows column")
-        block = _array(column, budget)
-        decoded.append(list(block) if item == "array" else block.tolist())
+    decoded = [_column(column, n, budget) for column in columns]
     return [list(row) for row in zip(*decoded)]
+
+
+def _stack(node: dict, budget: _Budget, depth: int) -> list:
+    """A list sent as one column (the worker's encode_stack: a student's history of losses
+    or weights) -> the list of `n` items it stands for, exactly as item-by-item decoding
+    would give it (_column). Checked as _rows checks."""
+    if depth + 1 > MAX_DEPTH:
+        raise too_large(f"nested more than {MAX_DEPTH} levels")
+    n = node.get("n")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise Malformed("bad stack header")
+    budget.ensure(n)
+    budget.take(items=n)
+    return _column(node.get("column"), n, budget)
+
+
+def _column(column, n: int, budget: _Budget) -> list:
+    """The `n` items of one column, an array node of shape [n, *item shape] with "item":
+    "float" or "int" (1-d, "<f8" or "<i8"): Python numbers; "array": arrays of the item
+    shape (0-d where the block is 1-d), the block's rows."""
+    if not isinstance(column, dict) or column.get("t") != "array" \
+            or column.get("item") not in ROW_ITEMS:
+        raise Malformed("bad column")
+    item, shape = column["item"], column.get("shape")
+    if not isinstance(shape, list) or not shape or shape[0] != n:
+        raise Malformed("bad column shape")
+    if item != "array" and (len(shape) != 1 or column.get("dtype") != ROW_ITEMS[item]):
+        raise Malformed("bad column")
+    block = _array(column, budget)
+    return [block[i, ...] for i in range(n)] if item == "array" else block.tolist()
 
 
 def encode_array(arr: np.ndarray) -> dict:
@@ -401,6 +422,9 @@ def _split(node, depth: int, texts: list, nonce: str, visits: list):
             return node
         texts.append(text.encode("ascii"))
         return {**node, "b64": {"blob": len(texts) - 1, "of": nonce}}
+    if tag == "stack" and visits[0] >= 1:
+        visits[0] -= 1
+        return {**node, "column": _split(node.get("column"), depth + 1, texts, nonce, visits)}
     inner = node.get("columns" if tag == "rows" else "items")
     if tag not in ("list", "dict", "rows") or type(inner) is not list or len(inner) > visits[0]:
         return node

@@ -163,7 +163,7 @@ def test_what_the_split_does_not_reach_stays_inline_and_decodes_the_same(monkeyp
     deep = np.arange(3.0)
     for _ in range(wire.MAX_DEPTH + 5):
         deep = [deep]
-    values = {"deep": deep, "many": [np.full(2, float(i)) for i in range(50)],
+    values = {"deep": deep, "many": [np.full(2 + i % 2, float(i)) for i in range(50)],
               "few": [np.ones(2), {"a": np.zeros(3)}],
               "odd": {"t": "array", "dtype": "<f8", "shape": [1], "b64": "AAAAAAAA8D\u00e9="}}
     monkeypatch.setattr(wire, "SPLIT_NODES", 20)
