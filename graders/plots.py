@@ -111,13 +111,18 @@ def _polylines(tenths: bytes, finite: bytes, shape: tuple, dash: str) -> str:
     """_series' polylines from its points in tenths of a pixel (rows, series, 2) and where
     the values are finite (rows, series), given as bytes: curves that land on the same
     pixels (a class's right answers, the key's) are written once. The points of every series
-    are written as one text, then cut at each stretch's ends."""
+    are written as one text, then cut at each stretch's ends; a point on the straight line
+    between its neighbours is left out (_needed)."""
     tenths = np.frombuffer(tenths, dtype=np.intp).reshape(shape)
     finite = np.frombuffer(finite, dtype=bool).reshape(shape[:2])
-    codes = _codes(tenths).transpose(1, 0, 2, 3).ravel()
+    needed = _needed(tenths, finite)
+    codes = _codes(tenths)
+    codes[~needed] = 0
+    codes = codes.transpose(1, 0, 2, 3).ravel()
     text = codes[codes != 0].tobytes().decode("ascii")
     rows, series = shape[:2]
-    ends = np.cumsum(_LENGTHS[tenths].sum(axis=-1).T).tolist()  # after point s * rows + i
+    lengths = _LENGTHS[tenths].sum(axis=-1) * needed
+    ends = np.cumsum(lengths.T).tolist()  # after point s * rows + i
     parts = []
     for s in range(series):
         for start, stop in _stretches(finite[:, s]):
@@ -127,6 +132,25 @@ def _polylines(tenths: bytes, finite: bytes, shape: tuple, dash: str) -> str:
                          f'fill="none" stroke-width="1.6" '
                          f'stroke="{COLORS[s % len(COLORS)]}"{dash}/>')
     return "".join(parts)
+
+
+def _needed(tenths: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """Which points of (rows, series, 2) whole tenths a polyline needs, (rows, series) bool:
+    all but a point with finite neighbours on both sides that lies on the segment between
+    them (cross product 0, and between: dot product of its two steps >= 0). Left out, the
+    line drawn is the same, pixel for pixel: a run of such points lies on one line with the
+    points around it. A converged curve's flat tail and a straight stretch are two points;
+    a student's report is about half the size (duke-hw2: 0.98 -> ~0.55 MB)."""
+    needed = np.ones(finite.shape, bool)
+    if len(tenths) < 3:
+        return needed
+    before, here, after = tenths[:-2], tenths[1:-1], tenths[2:]
+    into, on = here - before, after - here
+    cross = into[..., 0] * on[..., 1] - into[..., 1] * on[..., 0]
+    dot = (into * on).sum(axis=-1)
+    inside = finite[:-2] & finite[1:-1] & finite[2:]
+    needed[1:-1] = ~((cross == 0) & (dot >= 0) & inside)
+    return needed
 
 
 @functools.lru_cache(maxsize=256)

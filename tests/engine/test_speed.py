@@ -18,6 +18,7 @@ from graders.checks import statistical
 from graders.checks import symbolic as symbolic_check
 from graders.checks.base import Probe, ProbeResult, as_float_array
 from graders.checks.symbolic import compare, fingerprint
+from graders import plots
 from graders.plots import line_plot
 from graders.sandbox.pool import Job, WorkerPool
 
@@ -236,6 +237,36 @@ def test_nan_breaks_a_line_and_values_are_clipped_to_the_axes():
     svg = str(line_plot("t", "y", values.reshape(-1, 1), None))
     assert svg.count("<polyline") == 2
     assert "nan" not in svg.lower().replace("noplot", "")
+
+
+def test_a_point_on_the_line_between_its_neighbours_is_left_out_and_the_line_is_the_same():
+    steps = np.arange(201.0)
+    curves = np.stack([np.exp(-steps / 8), np.minimum(steps, 60) / 10 - 1,
+                       np.where(steps % 50 == 7, 9.0, 0.5)], axis=1)  # tail, ramp, spikes
+    curves[100:103, 0] = np.nan  # a break: both stretches end where they end
+    svg = str(line_plot("t", "y", curves, None))
+    lines = [np.array([[float(v) for v in point.split(",")] for point in drawn.split()])
+             for drawn in re.findall(r'points="([^"]*)"', svg)]
+    assert len(lines) == 4  # the first curve in two stretches, then the other two
+    lo, hi = plots._axis(float(np.nanmin(curves)), float(np.nanmax(curves)))
+    x, y = plots._coordinates(np.where(np.isfinite(curves), curves, lo), lo, hi, 201)
+    every = plots._tenths(x[:, None], y) / 10  # the points before any is left out
+    wholes = [every[:100, 0], every[103:, 0], every[:, 1], every[:, 2]]
+    for drawn, whole in zip(lines, wholes):
+        assert len(drawn) < len(whole)  # the flat and straight stretches lost points
+        assert np.array_equal(drawn[[0, -1]], whole[[0, -1]])  # ends kept
+        assert np.allclose(np.interp(whole[:, 0], *drawn.T), whole[:, 1], rtol=0, atol=1e-9)
+    assert len(lines[3]) >= 4 * 3  # each spike keeps its rise, top and fall
+    assert len(lines[0]) + len(lines[1]) < 0.6 * 198  # the decayed tail is two points
+
+
+def test_a_point_that_doubles_back_on_its_line_is_kept():
+    tenths = np.array([[[0, 0]], [[0, 50]], [[0, 20]], [[1, 21]], [[2, 22]], [[3, 23]]])
+    finite = np.ones((6, 1), bool)
+    needed = [True, True, True, False, False, True]  # up 50, back down 30: all three kept
+    assert plots._needed(tenths, finite)[:, 0].tolist() == needed
+    finite[5, 0] = False  # the last value is not finite: the point before it ends a line
+    assert plots._needed(tenths, finite)[:, 0].tolist() == needed[:4] + [True, True]
 
 
 # --- the sandbox: a job's end confirmed before the next, a warm shell empty of jobs --------
