@@ -166,35 +166,6 @@ def _rows(n=20, shape=(20, 3), item="array", dtype="<f8", data=None, **extra):
         **extra}
 
 
-@pytest.mark.parametrize("node", [
-    _rows(n=19),  # the count disagrees with the block
-    _rows(data=b"\0" * 8),  # too few bytes
-    _rows(item="pickle"),
-    _rows(shape=(20,), item="float", dtype="<i8"),
-    _rows(shape=(20, 2), item="int", dtype="<i8"),
-    _rows(dtype="|O"),
-    _rows(n=-1),
-    _rows(n=True),
-    {"t": "rows", "n": 20, "columns": []},
-    {"t": "rows", "n": 20, "columns": ["x"]},
-])
-def test_malformed_tables_are_rejected(node):
-    with pytest.raises(wire.Malformed):
-        wire.decode(node)
-
-
-def test_tables_over_a_bound_are_too_large_to_check_before_any_work():
-    with pytest.raises(wire.Malformed, match="too large to check"):  # items, before decoding
-        wire.decode(_rows(n=wire.MAX_ITEMS, shape=(wire.MAX_ITEMS, 3), data=b""))
-    with pytest.raises(wire.Malformed, match="too large to check"):  # array entries
-        wire.decode(_rows(n=1000, shape=(1000, wire.MAX_ARRAY_ITEMS), data=b""))
-    deep = _rows()
-    for _ in range(wire.MAX_DEPTH - 1):  # its rows' items would lie deeper than MAX_DEPTH
-        deep = {"t": "list", "items": [deep]}
-    with pytest.raises(wire.Malformed, match="too large to check"):
-        wire.decode(deep)
-
-
 # --- long lists of arrays (a student's history of weights) cross as one block --------------
 
 def _histories():
@@ -273,6 +244,16 @@ def _stack(n=20, shape=(20, 3), item="array", dtype="<f8", data=None, **extra):
 
 
 @pytest.mark.parametrize("node", [
+    _rows(n=19),  # the count disagrees with the block
+    _rows(data=b"\0" * 8),  # too few bytes
+    _rows(item="pickle"),
+    _rows(shape=(20,), item="float", dtype="<i8"),
+    _rows(shape=(20, 2), item="int", dtype="<i8"),
+    _rows(dtype="|O"),
+    _rows(n=-1),
+    _rows(n=True),
+    {"t": "rows", "n": 20, "columns": []},
+    {"t": "rows", "n": 20, "columns": ["x"]},
     _stack(n=19),  # the count disagrees with the block
     _stack(shape=()),  # a block of no rows
     _stack(data=b"\0" * 8),  # too few bytes
@@ -286,21 +267,24 @@ def _stack(n=20, shape=(20, 3), item="array", dtype="<f8", data=None, **extra):
     {"t": "stack", "n": 2, "column": [1, 2]},
     {"t": "stack", "n": 2},
 ])
-def test_malformed_histories_are_rejected(node):
+def test_malformed_tables_and_histories_are_rejected(node):
     with pytest.raises(wire.Malformed):
         wire.decode(node)
 
 
-def test_histories_over_a_bound_are_too_large_to_check_before_any_work():
+@pytest.mark.parametrize("build, levels", [(_rows, 2), (_stack, 1)])  # items lie that deeper
+def test_tables_and_histories_over_a_bound_are_too_large_to_check_before_any_work(build,
+                                                                                 levels):
     with pytest.raises(wire.Malformed, match="too large to check"):  # items, before decoding
-        wire.decode(_stack(n=wire.MAX_ITEMS, shape=(wire.MAX_ITEMS, 1), data=b""))
+        wire.decode(build(n=wire.MAX_ITEMS, shape=(wire.MAX_ITEMS, 3), data=b""))
     with pytest.raises(wire.Malformed, match="too large to check"):  # array entries
-        wire.decode(_stack(n=1000, shape=(1000, wire.MAX_ARRAY_ITEMS), data=b""))
-    deep = _stack()
-    for _ in range(wire.MAX_DEPTH):  # its items would lie deeper than MAX_DEPTH
+        wire.decode(build(n=1000, shape=(1000, wire.MAX_ARRAY_ITEMS), data=b""))
+    deep = build()
+    for _ in range(wire.MAX_DEPTH - levels):  # its items lie at MAX_DEPTH: decoded
         deep = {"t": "list", "items": [deep]}
-    with pytest.raises(wire.Malformed, match="too large to check"):
-        wire.decode(deep)
+    assert wire.decode(deep)
+    with pytest.raises(wire.Malformed, match="too large to check"):  # one level deeper
+        wire.decode({"t": "list", "items": [deep]})
 
 
 def b64(data: bytes) -> str:
