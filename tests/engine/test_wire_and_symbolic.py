@@ -166,10 +166,10 @@ def _rows(n=20, shape=(20, 3), item="array", dtype="<f8", data=None, **extra):
         **extra}
 
 
-# --- long lists of arrays (a student's history of weights) cross as one block --------------
+# --- long lists of one kind (a student's history of losses or weights) cross as one column --
 
 def _histories():
-    """Lists of arrays as students keep them."""
+    """Histories as students keep them: arrays, numpy scalars, floats, ints."""
     rng = np.random.default_rng(1)
     W = [rng.normal(size=(5, 1)) for _ in range(200)]
     yield "(5, 1) columns, W.copy()", W
@@ -194,7 +194,6 @@ def _torch_history():
     return [torch.full((3,), float(i), requires_grad=True) * 2 for i in range(20)]
 
 
-@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 @pytest.mark.parametrize("name,history", list(_histories()) + [("torch tensors", None)])
 def test_histories_cross_as_one_block_and_decode_as_item_by_item(name, history, monkeypatch):
     from graders.sandbox import worker
