@@ -5,7 +5,8 @@
 Prints, for the complete duke-hw2 solution notebook, medians over the repeats, every ratio
 taken within this one run (the machine's load moves absolute figures, not these ratios):
 
-1. `grader check` against plain `python` on the same code, runs interleaved:
+1. `grader check` against plain `python` on the same code, runs interleaved (the ratio of
+   the medians, then the spread of each check's ratio to the python run beside it):
      python      the notebook's code cells as one script, run by the student environment's
                  interpreter (interpreter start and imports included)
      check       `grader check` end to end as a student runs it (a new process each time:
@@ -242,6 +243,9 @@ def main() -> None:
     print("1. grader check against plain python on the same code (interleaved)")
     print(f"   {'python (student environment) on the cells':<52} {base:7.3f} s")
     print(f"   {'grader check, end to end':<52} {checked:7.3f} s   x{checked / base:5.2f}")
+    pairs = sorted(c / b for b, c in zip(baseline, check))  # each check over the run beside it
+    print(f"   {'the ratio run by run (lowest, median, highest)':<52} "
+          f"x{pairs[0]:.2f}, x{statistics.median(pairs):.2f}, x{pairs[-1]:.2f}")
     print("2. one submission in a warm batch slot")
     total = median["total"]
     for name in ("total", "cells", "probes", "overhead", "job start and end", "judge",
