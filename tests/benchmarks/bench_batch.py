@@ -230,6 +230,15 @@ def main() -> None:
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-batch-"))
     work.mkdir(parents=True, exist_ok=True)
+    try:
+        run_all(args, work)
+    finally:  # the class and its outputs (~300 MB), unless --keep
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run_all(args, work: Path) -> None:
+    """The runs main() prints, in `work`."""
     folder = work / "class"
     shutil.rmtree(folder, ignore_errors=True)
     made = generate(folder, args.count)
@@ -265,8 +274,6 @@ def main() -> None:
         print(f"infinite loop, graded alone: {run.wall:.1f} s wall (the 30 s cell limit), "
               f"its report says: {_limits(work / 'loop-out')}")
     print(f"load after: {load()}")
-    if args.keep is None:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def breakdown(files: list[Path], jobs: int | None) -> list[str]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -166,10 +167,18 @@ def main() -> None:
     if args.child:
         child(args.notebook, *args.child)
         return
+    work = Path(tempfile.mkdtemp(prefix="bench-timeline-"))
+    try:
+        timeline(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def timeline(args, work: Path) -> None:
+    """The runs main() prints, in `work`."""
     from graders import config
     from graders.sandbox.environment import for_assignment
     from graders.submission import load
-    work = Path(tempfile.mkdtemp(prefix="bench-timeline-"))
     submission = load(Path(args.notebook))
     script = work / "cells.py"
     script.write_text("\n\n".join(submission.cells))
