@@ -69,6 +69,8 @@ import sys
 
 ENCODING_LIMITS = {"depth": 12, "items": 2_000_000, "str": 20_000}
 RECORD_LIMIT = 2000  # calls of a swapped function recorded per probe, at most
+#: Array dtypes the wire carries, by numpy kind, and what each is sent as.
+ARRAY_DTYPES = {"f": "<f8", "i": "<i8", "u": "<i8", "b": "|b1", "c": "<c16"}
 
 
 # --- encoding values as plain JSON ----------------------------------------------------------
@@ -148,7 +150,7 @@ def encode_array(np, value, budget):
     whitelisted dtype (float64, int64, bool, complex128), so subclasses have no say."""
     arr = np.array(value, copy=True, subok=False)
     kind = arr.dtype.kind
-    target = {"f": "<f8", "i": "<i8", "u": "<i8", "b": "|b1", "c": "<c16"}.get(kind)
+    target = ARRAY_DTYPES.get(kind)
     if target is None:
         return {"t": "unsupported", "type": "array of dtype " + str(arr.dtype)[:40]}
     budget[0] -= arr.size
@@ -185,8 +187,7 @@ def encode_palette(np, arr):
             "b64": base64.b64encode(index.astype("|u1").tobytes()).decode("ascii")}
 
 
-ROWS_MIN = 16  # a list of fewer rows is sent item by item
-ARRAY_DTYPES = {"f": "<f8", "i": "<i8", "u": "<i8", "b": "|b1", "c": "<c16"}
+ROWS_MIN = 16  # a list of fewer rows (encode_rows) or items (encode_stack): item by item
 
 
 def encode_stack(np, torch, value, budget, depth):
@@ -201,11 +202,11 @@ def encode_stack(np, torch, value, budget, depth):
     column = encode_column(np, torch, value)
     if column is None:
         return None
-    cost = len(value) + (column["size"] if column["item"] == "array" else 0)
-    if cost > budget[0]:
+    node, entries = column
+    if len(value) + entries > budget[0]:
         return None  # item by item, which says where the budget ran out
-    budget[0] -= cost
-    return {"t": "stack", "n": len(value), "column": column["node"]}
+    budget[0] -= len(value) + entries
+    return {"t": "stack", "n": len(value), "column": node}
 
 
 def encode_rows(np, torch, value, budget, depth):
@@ -232,8 +233,9 @@ def encode_rows(np, torch, value, budget, depth):
         column = encode_column(np, torch, items)
         if column is None:
             return None
-        cost += column["size"] if column["item"] == "array" else 0
-        encoded.append(column["node"])
+        node, entries = column
+        cost += entries
+        encoded.append(node)
     if cost > budget[0]:
         return None  # item by item, which says where the budget ran out
     budget[0] -= cost
@@ -244,9 +246,10 @@ def encode_column(np, torch, items):
     """Items of one kind as one block of shape [len(items), *item shape]: all floats
     (np.float64 is one) as "<f8", all ints of 64 bits as "<i8", or all arrays of one shape
     and one dtype of the wire (ndarrays and their subclasses, numpy scalars, torch tensors;
-    one dtype: a block of int64 and uint64 would be float64) -> {"node": {"t": "array",
-    dtype, shape, b64, "item": "float" | "int" | "array"}, "item", "size": entries}; None
-    for anything else (bools, big ints, strings, mixed kinds go item by item)."""
+    one dtype: a block of int64 and uint64 would be float64) -> ({"t": "array", dtype,
+    shape, b64, "item": "float" | "int" | "array"}, the array entries it adds to the budget's
+    count: the block's size for arrays, 0 for numbers); None for anything else (bools, big
+    ints, strings, mixed kinds go item by item)."""
     head = items[0]
     if isinstance(head, float):
         if not all(isinstance(v, float) for v in items):
@@ -270,9 +273,9 @@ def encode_column(np, torch, items):
             return None
         block = np.stack([np.asarray(v) for v in items]).astype(target, order="C")
         item = "array"
-    return {"node": {"t": "array", "dtype": str(block.dtype.str), "shape": list(block.shape),
-                     "b64": base64.b64encode(block.tobytes()).decode("ascii"), "item": item},
-            "item": item, "size": block.size}
+    return ({"t": "array", "dtype": str(block.dtype.str), "shape": list(block.shape),
+             "b64": base64.b64encode(block.tobytes()).decode("ascii"), "item": item},
+            block.size if item == "array" else 0)
 
 
 def encode_expr(sympy, expr, budget, seen=None):
