@@ -52,11 +52,20 @@ class Assignment:
         return self.config.id
 
     def probes(self) -> list[Probe]:
+        """Every probe once, in the order the sandbox asks them: the values first (each read
+        as the student's cells left it, before any call can change it), then the calls
+        (some train a model: the judge checks the problems already answered meanwhile,
+        graders.judge.EarlyJudging), each kind in the order of the problems."""
         unique = unique_probes(c for p in self.problems for c in p.checks)
         for problem in self.problems:
             for record in problem.records.values():
                 unique.setdefault(record.probe.id, record.probe)
-        return list(unique.values())
+        return sorted(unique.values(), key=lambda probe: probe.kind != "value")
+
+    def probe_ids(self, problem: Problem) -> frozenset[str]:
+        """The ids of the probes `problem`'s checks and recorded answers read."""
+        return frozenset([probe.id for check in problem.checks for probe in check.probes]
+                         + [record.probe.id for record in problem.records.values()])
 
     def points(self, problem_id: str, part: str) -> float:
         problem = self.config.problems[problem_id]

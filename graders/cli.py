@@ -225,9 +225,10 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
     # the reading of record: what it refuses is refused, with no mark and no report) while
     # the sandbox starts, and this process imports the engine, loads the key and forks the
     # judge from there; grading then finds that job running (or, where a guess was wrong,
-    # kills it and runs the right one); the report's renderer loads while the cells run. A
-    # self-check holds no keys worth stealing: the worker starts in the confinement
-    # bubblewrap should give here, its own start being the trial
+    # kills it and runs the right one), and the judge checks each problem once its probes
+    # have answered (graders.judge.EarlyJudging); the report's renderer loads while the
+    # cells run. A self-check holds no keys worth stealing: the worker starts in the
+    # confinement bubblewrap should give here, its own start being the trial
     # (graders.sandbox.pool.WorkerPool.confirm).
     from contextlib import ExitStack
 
@@ -275,7 +276,7 @@ def check(ctx: click.Context, file: Path, assignment: str | None, output: Path |
             writer = background.submit(_report_writer)
             isolation = pool.confirm()
             result = grade_one(file, loaded, pool, config.limits, "student",
-                               isolation.describe())
+                               isolation.describe(), early=True)
             background.submit(pool.close)  # its end is waited for while the report is written
             _print_table(result)
             from graders.identity import folder_name

@@ -43,14 +43,16 @@ class Execution:
 
 def execute(pool: WorkerPool, cells: list[str], probes: list[Probe],
             limits: Limits, decode: bool = True,
-            files: dict[str, str] | None = None) -> Execution:
+            files: dict[str, str] | None = None, on_answer=None) -> Execution:
     """Run `cells` then `probes` in the pool (the module doc); `files` (name.py -> text) are
-    the submission's own modules, written into the job's folder before the cells run."""
+    the submission's own modules, written into the job's folder before the cells run.
+    `on_answer(probe id, ProbeResult)` is called, while the job still runs, with each probe
+    that answered (ok): such an answer is final (a later attempt does not ask it again)."""
     started = time.monotonic()
     skipped: dict[int, str] = {}
     results: dict[str, ProbeResult] = {}
     pending = list(probes)
-    records: dict[int, CellRecord] = {}
+    run = _Run(limits, cells, decode, results, on_answer)
     limits_hit: list[str] = []
     attempts = 0
     while attempts < MAX_ATTEMPTS:
@@ -60,24 +62,10 @@ def execute(pool: WorkerPool, cells: list[str], probes: list[Probe],
         attempts += 1
         job = Job(cells, [p.wire() for p in pending], replace(limits, job_s=remaining),
                   skip=sorted(skipped), files=dict(files or {}))
-        events = pool.run(job)
-        records = {}
-        open_cell, open_probe = None, None
-        for event in events:
-            kind = event.get("ev")
-            if kind == "cell_start":
-                open_cell = _int(event.get("cell"))
-            elif kind == "cell_end" and _int(event.get("cell")) == open_cell:
-                records[open_cell] = _cell_record(open_cell, event, limits, cells)
-                open_cell = None
-            elif kind == "probe_start":
-                open_probe = event.get("id")
-            elif kind == "probe_end" and event.get("id") == open_probe:
-                results[open_probe] = _probe_result(event, limits, decode)
-                open_probe = None
-        end = events[-1]
-        if any(e.get("ev") == "done" for e in events) and open_cell is None \
-                and open_probe is None:
+        run = _Run(limits, cells, decode, results, on_answer)
+        end = pool.run(job, on_event=run.read)[-1]
+        open_cell, open_probe = run.open_cell, run.open_probe
+        if run.done and open_cell is None and open_probe is None:
             break  # the job finished (the zygote kills what it leaves behind: exit is moot)
         reason = _ended_because(end, limits) or "ended the worker"
         if open_cell is not None:
@@ -94,6 +82,7 @@ def execute(pool: WorkerPool, cells: list[str], probes: list[Probe],
         pending = [p for p in pending if p.id not in results]
         if not pending and open_cell is None:
             break
+    records = run.records  # the last run's
     for index, why in skipped.items():
         records[index] = CellRecord(index, False, f"skipped: {why}",
                                     source_head=source_head(cells, index))
@@ -105,6 +94,40 @@ def execute(pool: WorkerPool, cells: list[str], probes: list[Probe],
         elif not results[probe.id].ok:
             results[probe.id].error = _explain(results[probe.id].error, probe, cells, records)
     return Execution(results, cell_list, limits_hit, attempts, time.monotonic() - started)
+
+
+class _Run:
+    """One run of the job, read as its events arrive (`read`): the cells' records, the
+    probes' answers (into `results`, shared by the runs; `on_answer` hears each one
+    that is ok), the cell or probe under way when the events stopped, whether it said done."""
+
+    def __init__(self, limits: Limits, cells: list[str], decode: bool,
+                 results: dict[str, ProbeResult], on_answer=None):
+        self.limits, self.cells, self.decode = limits, cells, decode
+        self.results, self.on_answer = results, on_answer
+        self.records: dict[int, CellRecord] = {}
+        self.open_cell: int | None = None
+        self.open_probe: str | None = None
+        self.done = False
+
+    def read(self, event: dict) -> None:
+        kind = event.get("ev")
+        if kind == "cell_start":
+            self.open_cell = _int(event.get("cell"))
+        elif kind == "cell_end" and _int(event.get("cell")) == self.open_cell:
+            self.records[self.open_cell] = _cell_record(self.open_cell, event, self.limits,
+                                                        self.cells)
+            self.open_cell = None
+        elif kind == "probe_start":
+            self.open_probe = event.get("id")
+        elif kind == "probe_end" and event.get("id") == self.open_probe:
+            result = _probe_result(event, self.limits, self.decode)
+            self.results[self.open_probe] = result
+            if result.ok and self.on_answer is not None:
+                self.on_answer(self.open_probe, result)
+            self.open_probe = None
+        elif kind == "done":
+            self.done = True
 
 
 def _int(value) -> int | None:

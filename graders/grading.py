@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from graders.checks.base import Outcome, Plot, ProbeResult, show
 from graders.execution import CellRecord, Execution, decoded, execute
-from graders.judge import JudgeTimeout, check_from_json, check_to_json, judges_for
+from graders.judge import (EarlyJudging, JudgeTimeout, check_from_json, check_to_json,
+                           judges_for)
 from graders.policies import Deduction, apply, deductions
 from graders.sandbox.pool import Limits, WorkerPool
 from graders.submission import Submission, SubmissionError, display, load
@@ -162,8 +163,10 @@ class GradeResult:
 
 
 def grade(path: Path, assignment: Assignment, pool: WorkerPool, limits: Limits,
-          audience: str, isolation: str) -> GradeResult:
+          audience: str, isolation: str, early: bool = False) -> GradeResult:
     """Grade one submission. Never raises: this is the error boundary from load to result.
+    `early`: the judge checks each problem as soon as its probes have answered, while the
+    job runs on (graders.judge.EarlyJudging; for a lone check, where a core is free).
     Whatever happens (an unreadable file, a crashing cell, a limit, a value too large to
     check, a bug of ours), the submission gets a result with the reason; an internal error
     costs this submission its automatic points and nothing else, and its traceback goes to
@@ -176,7 +179,7 @@ def grade(path: Path, assignment: Assignment, pool: WorkerPool, limits: Limits,
                          extra_credit=assignment.config.extra_credit, cap=assignment.config.cap,
                          scale=assignment.config.scale)
     try:
-        _grade_into(result, path, assignment, pool, limits)
+        _grade_into(result, path, assignment, pool, limits, early)
     except Exception as exc:  # noqa: BLE001 - the boundary: log it, zero this one, go on
         log.exception("internal error while grading %s", result.file)
         result.error = (f"internal error: {type(exc).__name__}: {display(str(exc))[:300]}; "
@@ -189,7 +192,7 @@ def grade(path: Path, assignment: Assignment, pool: WorkerPool, limits: Limits,
 
 
 def _grade_into(result: GradeResult, path: Path, assignment: Assignment, pool: WorkerPool,
-                limits: Limits) -> None:
+                limits: Limits, early: bool) -> None:
     judges = judges_for(assignment)
     markdown: list[str] = []
     try:
@@ -201,10 +204,13 @@ def _grade_into(result: GradeResult, path: Path, assignment: Assignment, pool: W
     judges.warm()  # the judge loads the key while the sandbox runs the cells
     result.student, result.from_zip = display(submission.student), submission.from_zip
     markdown = submission.markdown
-    request = {"probes": probe_answers(submission, assignment, pool, limits, result),
-               "audience": result.audience}
+    asking = EarlyJudging(judges, assignment, result.audience, limits.check_s) \
+        if early and submission.cells else None
     try:
-        answer = judges.ask(request, limits.check_s)
+        payloads = probe_answers(submission, assignment, pool, limits, result,
+                                 asking and asking.answered)
+        answer = asking.finish(payloads) if asking else \
+            judges.ask({"probes": payloads, "audience": result.audience}, limits.check_s)
     except JudgeTimeout as exc:
         log.warning("checking %s did not finish: %s", result.file, exc)
         why = (f"too large to check: checking the answers took longer than "
@@ -212,6 +218,9 @@ def _grade_into(result: GradeResult, path: Path, assignment: Assignment, pool: W
         result.limits_hit.append(why)
         result.problems = problem_results(assignment, {}, markdown, why)
         return
+    finally:
+        if asking is not None:
+            asking.close()
     checks = {pid: [check_from_json(c) for c in cs] for pid, cs in answer["checks"].items()}
     result.problems = problem_results(assignment, checks, markdown, None,
                                       answer.get("recorded", {}))
@@ -245,7 +254,8 @@ def check_results(assignment: Assignment, request: dict,
                   blobs=None) -> dict[str, list[CheckResult]]:
     """Run in a judge (graders/judge.py): decode the probe payloads of `request` (the worker's
     tagged JSON, its arrays' texts in `blobs` where they came apart, or an answer sheet's
-    plain values) and score every check for the audience."""
+    plain values) and score every check for the audience: of every problem, or of those
+    the request names ("problems", a list of ids: it carries their probes)."""
     probes = {}
     for probe_id, payload in request["probes"].items():
         if not payload.get("ok"):
@@ -255,7 +265,7 @@ def check_results(assignment: Assignment, request: dict,
         else:
             probes[probe_id] = decoded(payload.get("value"), blobs)
     out = {}
-    for problem in assignment.problems:
+    for problem in _asked(assignment, request):
         show_key = _shows_key(assignment.config.problems[problem.id].show_key,
                               request["audience"])
         out[problem.id] = [_check_result(check, probes, assignment.points(problem.id, check.id),
@@ -269,7 +279,7 @@ def recorded_answers(assignment: Assignment, request: dict,
     manual parts graded from an answer (Problem.records), where the answer could be read
     (`blobs` as in check_results)."""
     out: dict[str, dict[str, str]] = {}
-    for problem in assignment.problems:
+    for problem in _asked(assignment, request):
         for part, record in problem.records.items():
             payload = request["probes"].get(record.probe.id, {})
             if not payload.get("ok"):
@@ -281,6 +291,13 @@ def recorded_answers(assignment: Assignment, request: dict,
             if value is not None:
                 out.setdefault(problem.id, {})[part] = show(value, 200)
     return out
+
+
+def _asked(assignment: Assignment, request: dict) -> list:
+    """The problems a judge's request asks about: those it names, else all."""
+    named = request.get("problems")
+    return assignment.problems if named is None else \
+        [problem for problem in assignment.problems if problem.id in named]
 
 
 def answer_marker(problem_id: str) -> str:
@@ -297,16 +314,18 @@ def free_text(markdown: list[str], problem_id: str) -> str | None:
 
 
 def probe_answers(submission: Submission, assignment: Assignment, pool: WorkerPool,
-             limits: Limits, result: GradeResult) -> dict[str, dict]:
+                  limits: Limits, result: GradeResult, answered=None) -> dict[str, dict]:
     """Probe payloads for the judge: the sandbox's undecoded answers for code, the sheet's
     values for answers.toml (TOML values are data already: numbers, lists the checks turn
-    into arrays, tables, and strings that symbolic checks parse as formulas)."""
+    into arrays, tables, and strings that symbolic checks parse as formulas).
+    `answered(probe id, payload)` hears each probe that answered while the job runs."""
     if submission.cells:
+        heard = None if answered is None else \
+            (lambda probe_id, probe: answered(probe_id, _payload(probe)))
         execution: Execution = execute(pool, submission.cells, assignment.probes(), limits,
-                                       decode=False, files=submission.files)
+                                       decode=False, files=submission.files, on_answer=heard)
         result.cells, result.limits_hit = execution.cells, execution.limits_hit
-        return {pid: {"ok": r.ok, "value": r.value, "error": r.error}
-                for pid, r in execution.probes.items()}
+        return {pid: _payload(r) for pid, r in execution.probes.items()}
     payloads = {}
     for probe in assignment.probes():
         if probe.kind == "value" and probe.name in submission.answers:
@@ -317,6 +336,11 @@ def probe_answers(submission: Submission, assignment: Assignment, pool: WorkerPo
                    if probe.kind == "call" else f"{probe.name} is not in the answer sheet")
             payloads[probe.id] = {"ok": False, "error": why}
     return payloads
+
+
+def _payload(probe: ProbeResult) -> dict:
+    """A probe's result as a judge's request carries it (its value undecoded)."""
+    return {"ok": probe.ok, "value": probe.value, "error": probe.error}
 
 
 def _shows_key(policy: str, audience: str) -> bool:

@@ -283,6 +283,94 @@ class Judges:
         _close_all(self._all)
 
 
+class EarlyJudging:
+    """One submission's checks, asked while its job still runs (`grader check`: the judge
+    works on the other core while the sandbox runs the last probes, a model's training
+    runs, instead of after them).
+
+    The sandbox reports each probe as it answers (`answered`, on the supervising thread);
+    once every probe a problem reads has answered, the problem is put on a queue, and a
+    thread of this object asks the judge about what is queued (a request naming those
+    problems and carrying their probes: graders.grading.check_results), one request at a
+    time. `finish` asks about the problems left (the request of the whole job, for every
+    problem not asked yet) and returns the answers joined: the same answer, problem by
+    problem, as one request of every problem. The requests share one clock: `seconds` of
+    the judge's time in all (JudgeTimeout, as Judges.ask, once it is spent)."""
+
+    def __init__(self, judges: "Judges", assignment, audience: str, seconds: float):
+        self.judges, self.audience, self.seconds = judges, audience, seconds
+        self._reads = {problem.id: assignment.probe_ids(problem)
+                       for problem in assignment.problems}
+        self._answered: dict[str, dict] = {}  # probe id -> payload, the first one heard
+        self._asked: set[str] = set()
+        self._queue: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
+        self._answers: list[dict] = []
+        self._failure: JudgeTimeout | None = None
+        self._thread: threading.Thread | None = None
+
+    def answered(self, probe_id: str, payload: dict) -> None:
+        """Probe `probe_id` answered `payload` (as sent to a judge): queue each problem that
+        has every answer it reads now."""
+        self._answered.setdefault(probe_id, payload)
+        ready = [pid for pid, reads in self._reads.items()
+                 if pid not in self._asked and reads <= self._answered.keys()]
+        if not ready:
+            return
+        self._asked.update(ready)
+        self._queue.put(ready)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._ask_queued, daemon=True,
+                                            name="early judging")
+            self._thread.start()
+
+    def _ask_queued(self) -> None:
+        while True:
+            problems = self._queue.get()
+            if problems is None:
+                return
+            while not self._queue.empty():  # what came meanwhile, in the same request
+                more = self._queue.get()
+                if more is None:
+                    self._queue.put(None)
+                    break
+                problems += more
+            if self._failure is None:
+                self._ask(problems, self._answered)
+
+    def _ask(self, problems: list[str], payloads: dict) -> None:
+        started = time.monotonic()
+        request = {"problems": problems, "audience": self.audience,
+                   "probes": {probe: payloads[probe] for pid in problems
+                              for probe in self._reads[pid] if probe in payloads}}
+        try:
+            self._answers.append(self.judges.ask(request, self.seconds))
+        except JudgeTimeout as exc:
+            self._failure = exc
+        self.seconds -= time.monotonic() - started
+
+    def finish(self, payloads: dict[str, dict]) -> dict:
+        """The judge's answer about every problem, `payloads` being every probe's (the job's
+        end); JudgeTimeout where the judge's time ran out."""
+        self.close()
+        rest = [pid for pid in self._reads if pid not in self._asked]
+        if rest and self._failure is None:
+            self._ask(rest, payloads)
+        if self._failure is not None:
+            raise self._failure
+        joined: dict = {"checks": {}, "recorded": {}}
+        for answer in self._answers:
+            joined["checks"].update(answer["checks"])
+            joined["recorded"].update(answer.get("recorded", {}))
+        return joined
+
+    def close(self) -> None:
+        """Stop asking: wait for the request under way (bounded by the judge's clock)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+
 def _close_all(judges: list[Judge]) -> None:
     for judge in list(judges):
         judge.close()

@@ -262,10 +262,10 @@ def test_a_batch_starts_its_slots_before_the_key_loads_and_closes_them_when_all_
         events.append("key loaded")
         return load(*args)
 
-    def ran(self, job):
+    def ran(self, job, **kwargs):
         events.append("job")
         assert self is pools[0]
-        return run(self, job)
+        return run(self, job, **kwargs)
 
     def judged(self, assignment=None):
         made = new(self, assignment)

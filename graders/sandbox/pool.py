@@ -216,7 +216,7 @@ class Worker:
         self._ahead = (job, job_id, ev_read, time.monotonic())
         return True
 
-    def _run_ahead(self, job: Job) -> list[dict] | None:
+    def _run_ahead(self, job: Job, on_event=None) -> list[dict] | None:
         """The events of the job started ahead if it is `job`, None (after killing it) if it
         is another. Its total clock counts from `start` (stricter than from the fork); a
         cell or probe under way when this begins is timed from when its start is read here
@@ -229,20 +229,21 @@ class Worker:
             if reply != {"op": "forked", "job": job_id}:
                 raise WorkerLost("the worker did not start the job")
             if _same_job(ahead, job):
-                return self._supervise(job, job_id, fd, since)
+                return self._supervise(job, job_id, fd, since, on_event)
             self._send({"op": "kill", "job": job_id})
             self._await_end(job_id, True)
             return None
         finally:
             os.close(fd)
 
-    def run(self, job: Job, job_id: str) -> list[dict]:
+    def run(self, job: Job, job_id: str, on_event=None) -> list[dict]:
         """Run one job; return its events, the last being an "end" event made here. Each of
-        the job's events gets "at": when it arrived here (time.monotonic, the grader's clock)."""
+        the job's events gets "at": when it arrived here (time.monotonic, the grader's clock),
+        and is passed to `on_event` (where given) as it arrives, on this thread."""
         self._await_ready()
         self._settle()
         if self._ahead is not None:
-            events = self._run_ahead(job)
+            events = self._run_ahead(job, on_event)
             if events is not None:
                 return events
         in_read, in_write = os.pipe()
@@ -260,7 +261,7 @@ class Worker:
                 self._write_job(in_write, job)
             finally:
                 os.close(in_write)
-            return self._supervise(job, job_id, ev_read)
+            return self._supervise(job, job_id, ev_read, None, on_event)
         finally:
             os.close(ev_read)
 
@@ -272,8 +273,8 @@ class Worker:
         except OSError as exc:
             raise WorkerLost(f"the job could not be handed over ({exc.strerror})") from None
 
-    def _supervise(self, job: Job, job_id: str, fd: int,
-                   started: float | None = None) -> list[dict]:
+    def _supervise(self, job: Job, job_id: str, fd: int, started: float | None = None,
+                   on_event=None) -> list[dict]:
         """Read the job's events under the clocks and the byte cap; kill the job when one is
         hit; return the events and a final "end" event (limit, step, exit, seconds). The
         job's clock counts from `started` (default: now)."""
@@ -329,6 +330,8 @@ class Worker:
                 elif kind in ("cell_end", "probe_end"):
                     step_deadline, step_name = None, None
                 events.append({**event, "job": job_id, "at": time.monotonic()})  # arrival
+                if on_event is not None:
+                    on_event(events[-1])
                 if kind in ("done", "crash"):
                     finished = True
                     break
@@ -507,8 +510,9 @@ class WorkerPool:
             return False
         return self._workers[0].start(job, secrets.token_hex(8))
 
-    def run(self, job: Job) -> list[dict]:
-        """The job's events (see Worker.run); Cancelled once `cancel()` was called."""
+    def run(self, job: Job, on_event=None) -> list[dict]:
+        """The job's events (see Worker.run: `on_event` sees each as it arrives); Cancelled
+        once `cancel()` was called."""
         if self._cancelled.is_set():
             raise Cancelled()
         self.confirm()
@@ -516,7 +520,7 @@ class WorkerPool:
         try:
             for attempt in (1, 2):
                 try:
-                    return worker.run(job, secrets.token_hex(8))
+                    return worker.run(job, secrets.token_hex(8), on_event)
                 except WorkerLost as exc:
                     worker.restart()
                     if self._cancelled.is_set():

@@ -45,7 +45,8 @@ STEPS = [("trial sandbox (detect)", "graders.sandbox.isolation", "detect"),
          ("engine imported, key loaded", "graders.cli", "_load"),
          ("worker ready (waited for)", "graders.sandbox.pool", "Worker._await_ready"),
          ("job supervised (cells, probes)", "graders.sandbox.pool", "Worker._supervise"),
-         ("judge asked (decode, checks)", "graders.judge", "Judges.ask"),
+         ("judge asked first (decode, checks)", "graders.judge", "Judges.ask"),
+         ("judging finished (problems left)", "graders.judge", "EarlyJudging.finish"),
          ("report written", "graders.batch", "write_outputs"),
          ("pool closed", "graders.sandbox.pool", "WorkerPool.close")]
 #: What the worker's side did, seen from the grader: when the zygote's "ready" message and
