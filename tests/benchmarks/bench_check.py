@@ -71,9 +71,9 @@ class Recording:
     def __init__(self, pool):
         self.pool, self.events, self.seconds = pool, [], 0.0
 
-    def run(self, job):
+    def run(self, job, on_event=None):
         started = time.perf_counter()
-        self.events = self.pool.run(job)
+        self.events = self.pool.run(job, on_event)
         self.seconds = time.perf_counter() - started
         return self.events
 
