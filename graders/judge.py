@@ -352,6 +352,8 @@ class EarlyJudging:
         """The judge's answer about every problem, `payloads` being every probe's (the job's
         end); JudgeTimeout where the judge's time ran out."""
         self.close()
+        if self._thread is not None:
+            self._thread.join()  # the request under way, bounded by the judge's clock
         rest = [pid for pid in self._reads if pid not in self._asked]
         if rest and self._failure is None:
             self._ask(rest, payloads)
@@ -364,11 +366,10 @@ class EarlyJudging:
         return joined
 
     def close(self) -> None:
-        """Stop asking: wait for the request under way (bounded by the judge's clock)."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
+        """Ask nothing more (a request under way ends on its own: the judge answers or its
+        clock runs out). Grading calls it on every way out: an interrupted job waits for
+        no judge."""
+        self._queue.put(None)
 
 
 def _close_all(judges: list[Judge]) -> None:

@@ -16,6 +16,7 @@ from graders.checks.base import Probe
 from graders.execution import execute
 from graders.grading import grade
 from graders.judge import EarlyJudging, JudgeTimeout, judges_for
+from graders.sandbox.worker import encode
 from graders.submission import load
 
 EXAMPLES = ROOT / "tests" / "fixtures" / "duke_hw2" / "examples"
@@ -121,3 +122,42 @@ def test_the_judges_clock_bounds_early_and_late_requests_together(pool, course, 
                    "student", "test", early=True)
     assert result.auto_points == 0 and all("too large to check" in c.message
                                       for p in result.problems for c in p.checks)
+
+
+class LosingPool:
+    """A worker pool whose first run loses its worker while probe "y" runs (after "x"
+    answered), as a zygote killed under a job does; the next run answers what it is asked."""
+
+    def __init__(self):
+        self.jobs = []
+
+    def run(self, job, on_event=None):
+        self.jobs.append([probe["id"] for probe in job.probes])
+        events = [{"ev": "cell_start", "cell": 0}, {"ev": "cell_end", "cell": 0, "ok": True}]
+        for probe in job.probes:
+            events.append({"ev": "probe_start", "id": probe["id"]})
+            if len(self.jobs) == 1 and probe["id"] == "y":
+                break
+            events.append({"ev": "probe_end", "id": probe["id"], "ok": True,
+                           "value": encode(len(self.jobs))})
+        else:
+            events.append({"ev": "done"})
+        for event in events:
+            on_event(event)
+        if events[-1]["ev"] == "done":
+            return events + [{"ev": "end", "limit": None, "exit": 0}]
+        return [{"ev": "end", "limit": None, "step": None, "exit": None,
+                 "lost": "the worker did not answer", "seconds": None}]
+
+
+def test_a_run_that_loses_its_worker_keeps_the_answers_it_gave(course):
+    """The answers read before the worker was lost are final (the judge may have checked
+    them already): the next run asks only the probes left, the one under way failed."""
+    pool, heard = LosingPool(), []
+    probes = [Probe(name, "value", name) for name in ("x", "y", "z")]
+    ran = execute(pool, ["x = y = z = 1"], probes, course.limits,
+                  on_answer=lambda pid, result: heard.append((pid, result.value)))
+    assert pool.jobs == [["x", "y", "z"], ["z"]]
+    assert heard == [("x", 1), ("z", 2)]
+    assert ran.probes["x"].value == 1 and ran.probes["z"].value == 2
+    assert not ran.probes["y"].ok and "stopped the worker" in ran.probes["y"].error
