@@ -302,8 +302,8 @@ def breakdown(files: list[Path], jobs: int | None) -> list[str]:
                     for_assignment(config, assignment.id, progress=print)) as pool:
         run = pool.run
 
-        def timed(job):
-            events = run(job)
+        def timed(job, on_event=None):
+            events = run(job, on_event)
             local.events.extend(events)
             return events
         pool.run = timed
