@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from graders.checks.base import Outcome, Plot, ProbeResult, show
 from graders.execution import CellRecord, Execution, decoded, execute
 from graders.judge import (EarlyJudging, JudgeTimeout, check_from_json, check_to_json,
-                           judges_for)
+                           judges_for, results_of)
 from graders.policies import Deduction, apply, deductions
 from graders.sandbox.pool import Limits, WorkerPool
 from graders.submission import Submission, SubmissionError, display, load
@@ -209,8 +209,8 @@ def _grade_into(result: GradeResult, path: Path, assignment: Assignment, pool: W
     try:
         payloads = probe_answers(submission, assignment, pool, limits, result,
                                  asking and asking.answered)
-        answer = asking.finish(payloads) if asking else \
-            judges.ask({"probes": payloads, "audience": result.audience}, limits.check_s)
+        checks, recorded = asking.finish(payloads) if asking else results_of(
+            judges.ask({"probes": payloads, "audience": result.audience}, limits.check_s))
     except JudgeTimeout as exc:
         log.warning("checking %s did not finish: %s", result.file, exc)
         why = (f"too large to check: checking the answers took longer than "
@@ -221,9 +221,7 @@ def _grade_into(result: GradeResult, path: Path, assignment: Assignment, pool: W
     finally:
         if asking is not None:
             asking.close()
-    checks = {pid: [check_from_json(c) for c in cs] for pid, cs in answer["checks"].items()}
-    result.problems = problem_results(assignment, checks, markdown, None,
-                                      answer.get("recorded", {}))
+    result.problems = problem_results(assignment, checks, markdown, None, recorded)
 
 
 def problem_results(assignment: Assignment, checks: dict[str, list[CheckResult]],

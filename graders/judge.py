@@ -294,8 +294,9 @@ class EarlyJudging:
     problems and carrying their probes: graders.grading.check_results), one request at a
     time. `finish` asks about the problems left (the request of the whole job, for every
     problem not asked yet) and returns the answers joined: the same answer, problem by
-    problem, as one request of every problem. The requests share one clock: `seconds` of
-    the judge's time in all (JudgeTimeout, as Judges.ask, once it is spent)."""
+    problem, as one request of every problem (as `results_of` reads it: an early answer is
+    read on the asking thread). The requests share one clock: `seconds` of the judge's time
+    in all (JudgeTimeout, as Judges.ask, once it is spent)."""
 
     def __init__(self, judges: "Judges", assignment, audience: str, seconds: float):
         self.judges, self.audience, self.seconds = judges, audience, seconds
@@ -304,7 +305,8 @@ class EarlyJudging:
         self._answered: dict[str, dict] = {}  # probe id -> payload, the first one heard
         self._asked: set[str] = set()
         self._queue: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
-        self._answers: list[dict] = []
+        self._checks: dict[str, list] = {}  # problem id -> its CheckResults, as answered
+        self._recorded: dict[str, dict[str, str]] = {}
         self._failure: JudgeTimeout | None = None
         self._thread: threading.Thread | None = None
 
@@ -338,19 +340,22 @@ class EarlyJudging:
                 self._ask(problems, self._answered)
 
     def _ask(self, problems: list[str], payloads: dict) -> None:
+        """Ask about `problems` and keep their results, or the failure."""
         started = time.monotonic()
         request = {"problems": problems, "audience": self.audience,
                    "probes": {probe: payloads[probe] for pid in problems
                               for probe in self._reads[pid] if probe in payloads}}
         try:
-            self._answers.append(self.judges.ask(request, self.seconds))
+            checks, recorded = results_of(self.judges.ask(request, self.seconds))
         except JudgeTimeout as exc:
-            self._failure = exc
+            self._failure, checks, recorded = exc, {}, {}
         self.seconds -= time.monotonic() - started
+        self._checks.update(checks)
+        self._recorded.update(recorded)
 
-    def finish(self, payloads: dict[str, dict]) -> dict:
-        """The judge's answer about every problem, `payloads` being every probe's (the job's
-        end); JudgeTimeout where the judge's time ran out."""
+    def finish(self, payloads: dict[str, dict]) -> tuple[dict[str, list], dict]:
+        """The judge's answer about every problem as `results_of` reads it, `payloads` being
+        every probe's (the job's end); JudgeTimeout where the judge's time ran out."""
         self.close()
         if self._thread is not None:
             self._thread.join()  # the request under way, bounded by the judge's clock
@@ -359,11 +364,7 @@ class EarlyJudging:
             self._ask(rest, payloads)
         if self._failure is not None:
             raise self._failure
-        joined: dict = {"checks": {}, "recorded": {}}
-        for answer in self._answers:
-            joined["checks"].update(answer["checks"])
-            joined["recorded"].update(answer.get("recorded", {}))
-        return joined
+        return self._checks, self._recorded
 
     def close(self) -> None:
         """Ask nothing more (a request under way ends on its own: the judge answers or its
@@ -440,6 +441,13 @@ def array_digest(array: np.ndarray) -> str:
     stored once (a judge's plots, a gradebook's `arrays`)."""
     array = np.ascontiguousarray(array, dtype="<f8")
     return hashlib.sha256(repr(array.shape).encode() + array.tobytes()).hexdigest()
+
+
+def results_of(answer: dict) -> tuple[dict[str, list], dict[str, dict[str, str]]]:
+    """A judge's answer read: ({problem id: [CheckResult]}, {problem id: {manual part: the
+    answer it is graded from}})."""
+    return ({pid: [check_from_json(c) for c in checks]
+             for pid, checks in answer["checks"].items()}, answer.get("recorded", {}))
 
 
 def check_from_json(data: dict, resolve=None):
