@@ -307,7 +307,7 @@ class EarlyJudging:
         self._queue: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
         self._checks: dict[str, list] = {}  # problem id -> its CheckResults, as answered
         self._recorded: dict[str, dict[str, str]] = {}
-        self._failure: JudgeTimeout | None = None
+        self._failure: Exception | None = None  # JudgeTimeout, or a bug's exception
         self._thread: threading.Thread | None = None
 
     def answered(self, probe_id: str, payload: dict) -> None:
@@ -337,7 +337,10 @@ class EarlyJudging:
                     break
                 problems += more
             if self._failure is None:
-                self._ask(problems, self._answered)
+                try:
+                    self._ask(problems, self._answered)
+                except Exception as exc:  # noqa: BLE001 - a bug of ours: finish raises it
+                    self._failure = exc
 
     def _ask(self, problems: list[str], payloads: dict) -> None:
         """Ask about `problems` and keep their results, or the failure."""
@@ -355,7 +358,8 @@ class EarlyJudging:
 
     def finish(self, payloads: dict[str, dict]) -> tuple[dict[str, list], dict]:
         """The judge's answer about every problem as `results_of` reads it, `payloads` being
-        every probe's (the job's end); JudgeTimeout where the judge's time ran out."""
+        every probe's (the job's end); JudgeTimeout where the judge's time ran out (what
+        else went wrong on the asking thread is raised here too)."""
         self.close()
         if self._thread is not None:
             self._thread.join()  # the request under way, bounded by the judge's clock

@@ -168,3 +168,19 @@ def test_a_run_that_loses_its_worker_keeps_the_answers_it_gave(course):
     assert heard == [("x", 1), ("z", 2)]
     assert ran.probes["x"].value == 1 and ran.probes["z"].value == 2
     assert not ran.probes["y"].ok and "stopped the worker" in ran.probes["y"].error
+
+
+def test_what_breaks_on_the_asking_thread_is_raised_by_finish(pool, course, hw2, monkeypatch):
+    """A bug of ours while an early answer is read costs the submission its automatic
+    points with an internal error (grade's boundary), never a problem silently missing."""
+    import graders.judge
+    payloads = payloads_of(pool, course, hw2, "solution.ipynb")
+
+    def broken(answer):
+        raise KeyError("checks")
+    monkeypatch.setattr(graders.judge, "results_of", broken)
+    asking = EarlyJudging(judges_for(hw2), hw2, "student", 60)
+    for probe_id, payload in payloads.items():
+        asking.answered(probe_id, payload)
+    with pytest.raises(KeyError):
+        asking.finish(payloads)
