@@ -208,7 +208,7 @@ def _grade_into(result: GradeResult, path: Path, assignment: Assignment, pool: W
         if early and submission.cells else None
     try:
         payloads = probe_answers(submission, assignment, pool, limits, result,
-                                 asking and asking.answered)
+                                 asking.answered if asking else None)
         checks, recorded = asking.finish(payloads) if asking else results_of(
             judges.ask({"probes": payloads, "audience": result.audience}, limits.check_s))
     except JudgeTimeout as exc:
