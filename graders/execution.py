@@ -52,7 +52,7 @@ def execute(pool: WorkerPool, cells: list[str], probes: list[Probe],
     skipped: dict[int, str] = {}
     results: dict[str, ProbeResult] = {}
     pending = list(probes)
-    run = _Run(limits, cells, decode, results, on_answer)
+    records: dict[int, CellRecord] = {}  # the last run's
     limits_hit: list[str] = []
     attempts = 0
     while attempts < MAX_ATTEMPTS:
@@ -64,7 +64,7 @@ def execute(pool: WorkerPool, cells: list[str], probes: list[Probe],
                   skip=sorted(skipped), files=dict(files or {}))
         run = _Run(limits, cells, decode, results, on_answer)
         end = pool.run(job, on_event=run.read)[-1]
-        open_cell, open_probe = run.open_cell, run.open_probe
+        records, open_cell, open_probe = run.records, run.open_cell, run.open_probe
         if run.done and open_cell is None and open_probe is None:
             break  # the job finished (the zygote kills what it leaves behind: exit is moot)
         reason = _ended_because(end, limits) or "ended the worker"
@@ -82,7 +82,6 @@ def execute(pool: WorkerPool, cells: list[str], probes: list[Probe],
         pending = [p for p in pending if p.id not in results]
         if not pending and open_cell is None:
             break
-    records = run.records  # the last run's
     for index, why in skipped.items():
         records[index] = CellRecord(index, False, f"skipped: {why}",
                                     source_head=source_head(cells, index))
